@@ -1,0 +1,37 @@
+"""Benchmark support: run a callable in a child process and report its peak memory.
+
+Benchmarks compare deepcart with a baseline in the same run and report ratios, never absolute
+times: the machines are shared and noisy. ``pytest benchmarks --benchmark-only`` measures;
+``pytest benchmarks --benchmark-disable`` (CI) runs each once as a smoke test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest_plugins = ["deepcart.testing"]
+
+
+def peak_rss_mb(code: str) -> tuple[float, str]:
+    """Run ``code`` in a fresh Python process; return its peak RSS in MiB and its stdout."""
+    wrapper = textwrap.dedent(
+        """
+        import resource, sys, json
+        exec(compile(sys.stdin.read(), "<benchmark>", "exec"))
+        print("__RSS__" + json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", wrapper], input=code, capture_output=True, text=True, check=True)
+    out, _, rss = result.stdout.rpartition("__RSS__")
+    return float(json.loads(rss)), out
+
+
+@pytest.fixture
+def child_peak_rss():
+    """The :func:`peak_rss_mb` helper as a fixture."""
+    return peak_rss_mb

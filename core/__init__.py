@@ -1,0 +1,38 @@
+"""deepcart: a plugin-based recommender toolkit for Amazon product reviews.
+
+This package is the kernel: hook specifications, the plugin manager, the component registry and the
+command line. Every capability (loaders, filters, splitters, recommenders, metrics, frontends) is a
+plugin, built in under :mod:`deepcart.plugins` or installed from another distribution through the
+``deepcart`` entry-point group.
+
+Plugins implement hooks with the :data:`hookimpl` marker::
+
+    from deepcart import hookimpl
+
+    @hookimpl
+    def register_metrics(register):
+        register("my-metric", MyMetric)
+
+Importing this module is cheap on purpose: ``deepcart --help`` must not pay for torch, panel or duckdb.
+"""
+
+if __name__.partition(".")[0] != "deepcart":  # pragma: no cover - only reached by a wrong import
+    # The folder is mapped to a deepcart.* import name; importing it by its folder name (e.g. from
+    # the repository root) would create a second, generic top-level package.
+    raise ImportError(f"import this folder as 'deepcart', not {__name__!r}")
+
+
+import pluggy
+
+__version__ = "0.1.0"
+
+#: Name of the pluggy project and of the entry-point group that third-party plugins use.
+PROJECT_NAME = "deepcart"
+
+#: Marker for hook specifications (used by :mod:`deepcart.hookspecs` only).
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+#: Marker that plugins put on their hook implementations.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+__all__ = ["PROJECT_NAME", "__version__", "hookimpl", "hookspec"]

@@ -1,0 +1,1 @@
+"""Built-in filter plugins: steps of the filter chain, in DuckDB SQL."""

@@ -1,0 +1,39 @@
+"""The README stays true: its CLI reference matches --help, its plugin example runs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from deepcart import cli_reference
+
+from .conftest import readme_examples
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cli_reference_is_up_to_date():
+    readme = (REPO / "README.md").read_text()
+    assert cli_reference.section(readme) == cli_reference.render().strip(), (
+        "README's CLI reference is stale: run `python -m deepcart.cli_reference README.md`"
+    )
+
+
+def test_quickstart_and_ci_use_the_same_commands():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "pip install -e '.[dev]'" in readme and "pip install -e '.[dev]'" in ci
+    test_line = next(line for line in readme.splitlines() if "&& pytest" in line)
+    test_command = test_line.split("pip install -e '.[dev]' && ", 1)[1]
+    assert test_command in ci, "the README's test command must be what CI runs"
+
+
+def test_readme_plugin_example_passes_its_contract_tests(plugin_site, tmp_path):
+    (tmp_path / "test_hello.py").write_text(readme_examples()["test_hello.py"])
+    env = {**os.environ, "PYTHONPATH": str(plugin_site)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "5 passed" in result.stdout

@@ -17,16 +17,23 @@ import pytest
 pytest_plugins = ["deepcart.testing"]
 
 
-def peak_rss_mb(code: str) -> tuple[float, str]:
-    """Run ``code`` in a fresh Python process; return its peak RSS in MiB and its stdout."""
+def peak_rss_mb(code: str, args: list[str] | None = None) -> tuple[float, str]:
+    """Run ``code`` (with ``sys.argv[1:] = args``) in a fresh Python process.
+
+    Returns the child's peak RSS in MiB (``ru_maxrss`` of the child alone) and its stdout.
+    """
     wrapper = textwrap.dedent(
         """
         import resource, sys, json
-        exec(compile(sys.stdin.read(), "<benchmark>", "exec"))
+        code = sys.stdin.read()
+        exec(compile(code, "<benchmark>", "exec"), {"__name__": "__main__"})
         print("__RSS__" + json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
         """
     )
-    result = subprocess.run([sys.executable, "-c", wrapper], input=code, capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", wrapper, *(args or [])], input=code,
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"benchmark child failed:\n{result.stderr[-3000:]}")
     out, _, rss = result.stdout.rpartition("__RSS__")
     return float(json.loads(rss)), out
 

@@ -43,6 +43,7 @@ COMPONENT_HOOKS: dict[str, str] = {
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.metrics.error_metrics",
     "deepcart.plugins.recommenders.naive",
+    "deepcart.plugins.commands.datasets",
 )
 
 

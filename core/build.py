@@ -1,0 +1,270 @@
+"""The dataset build: loader -> filter chain -> validated Parquet tag, atomically.
+
+Everything happens in a temporary folder next to the final tag, in a file-backed DuckDB database so
+that large inputs spill to disk instead of exhausting memory. Only when every step has succeeded is
+the folder renamed into place; any failure (bad input, an exception in a filter, Ctrl-C) removes it,
+so a tag that exists is always complete, and an existing tag is only replaced with ``force``.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepcart import __version__
+from deepcart.datasets import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, tag_path
+from deepcart.errors import BadInputError, DeepcartError
+from deepcart.reports import FilterReport, IngestReport
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class BuildSpec:
+    """What to build; see ``deepcart build --help`` for the meaning of each field."""
+
+    tag: str
+    reviews: Sequence[str | Path]
+    items: Sequence[str | Path] = ()
+    loader: str | None = None
+    filters: Sequence[tuple[str, dict[str, Any]]] = ()
+    seed: int = 0
+    data_dir: Path | None = None
+    force: bool = False
+    on_bad_records: str = "fail"
+    memory_limit: str = "4GB"
+    threads: int | None = None
+    source_note: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    """The finished tag."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+
+def expand_inputs(patterns: Sequence[str | Path], what: str) -> list[Path]:
+    """Expand globs; every pattern must match at least one existing file."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        pattern = str(pattern)
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
+        existing = [Path(m) for m in matches if Path(m).is_file()]
+        if not existing:
+            raise DeepcartError(f"{what} {pattern!r}: no such file")
+        paths.extend(existing)
+    return paths
+
+
+def pick_loader(registry, name: str | None, first_review_file: Path):
+    """The named loader, or the first registered loader that recognises the file."""
+    if name:
+        return registry.create("loader", name)
+    for component in registry.components("loader"):
+        loader = registry.create("loader", component.name)
+        if loader.can_read(first_review_file):
+            return loader
+    raise BadInputError(
+        str(first_review_file), None,
+        f"no loader recognises this file (available: {', '.join(registry.names('loader'))}); "
+        "name one with --loader",
+    )
+
+
+def file_fingerprint(path: Path, progress: bool = False) -> dict[str, Any]:
+    """Name, size and SHA-256 of an input file (streamed in 8 MiB blocks)."""
+    from tqdm import tqdm
+
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    with open(path, "rb") as fh, tqdm(
+        total=size, unit="B", unit_scale=True, desc=f"hashing {path.name}", disable=not progress,
+        file=sys.stderr, leave=False,
+    ) as bar:
+        while block := fh.read(8 << 20):
+            digest.update(block)
+            bar.update(len(block))
+    return {"name": path.name, "path": str(path.resolve()), "bytes": size, "sha256": digest.hexdigest()}
+
+
+def connect(folder: Path, *, memory_limit: str, threads: int | None):
+    """A file-backed DuckDB connection tuned for streaming builds."""
+    import duckdb
+
+    con = duckdb.connect(str(folder / "build.duckdb"))
+    spill = folder / "spill"
+    spill.mkdir(exist_ok=True)
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+    # Row order is irrelevant until the final sorted write; not preserving it saves memory.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def table_counts(con, table: str = "interactions") -> dict[str, int]:
+    """Users, items and ratings of a table with ``user_id`` and ``parent_asin``."""
+    users, items, ratings = con.execute(
+        f"SELECT count(DISTINCT user_id), count(DISTINCT parent_asin), count(*) FROM {table}"
+    ).fetchone()
+    return {"users": users, "items": items, "ratings": ratings}
+
+
+def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bool = False) -> BuildResult:
+    """Run the build described by ``spec`` with components from ``registry``.
+
+    :raises DeepcartError: the tag exists (without ``force``), an input is missing or malformed, a
+        component is unknown, or a schema check fails. Nothing is left behind in that case.
+    """
+    target = tag_path(spec.tag, spec.data_dir)
+    if target.exists() and not spec.force:
+        raise DeepcartError(f"dataset tag {spec.tag!r} already exists at {target}; use --force to replace it")
+    reviews = expand_inputs(spec.reviews, "reviews file")
+    items = expand_inputs(spec.items, "items file")
+    loader = pick_loader(registry, spec.loader, reviews[0])
+    filters = [(name, registry.create("filter", name, options)) for name, options in spec.filters]
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".build-{spec.tag}-", dir=target.parent))
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        con = connect(work, memory_limit=spec.memory_limit, threads=spec.threads)
+        con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
+        tick = time.perf_counter()
+        report: IngestReport = loader.ingest(con, reviews, items, on_bad_records=spec.on_bad_records)
+        timings["ingest"] = time.perf_counter() - tick
+        ingested = table_counts(con)
+        echo(f"Read {report.lines_read:,} review lines: {ingested['ratings']:,} ratings by "
+             f"{ingested['users']:,} users of {ingested['items']:,} items.")
+        if report.duplicates_dropped:
+            echo(f"Dropped {report.duplicates_dropped:,} duplicate reviews (kept each user's earliest per item).")
+        if report.rejected:
+            echo(f"Skipped {len(report.rejected):,} bad lines (see {REJECTS}).")
+        for note in report.notes:
+            echo(note)
+
+        steps: list[FilterReport] = []
+        tick = time.perf_counter()
+        for _, step in filters:
+            result = step.apply(con, seed=spec.seed)
+            steps.append(result)
+            echo(result.message)
+        timings["filters"] = time.perf_counter() - tick
+        counts = table_counts(con)
+        if counts["ratings"] == 0:
+            raise DeepcartError("the filters left no ratings: loosen --min-interactions / --min-ratings / --k-core")
+
+        tick = time.perf_counter()
+        _write_tables(con, work)
+        con.close()
+        timings["write"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        from deepcart.schemas.validate import validate_table
+
+        validate_table("interactions", work / INTERACTIONS, seed=spec.seed)
+        validate_table("items", work / ITEMS, seed=spec.seed)
+        timings["validate"] = time.perf_counter() - tick
+
+        if report.rejected:
+            with open(work / REJECTS, "w") as fh:
+                for rejected in report.rejected:
+                    fh.write(json.dumps(rejected.to_json()) + "\n")
+
+        tick = time.perf_counter()
+        manifest = {
+            "tag": spec.tag,
+            "schema_version": SCHEMA_VERSION,
+            "deepcart_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seed": spec.seed,
+            "loader": {"name": _name_of(registry, "loader", loader), "on_bad_records": spec.on_bad_records},
+            "sources": {
+                "reviews": [file_fingerprint(p, progress) for p in reviews],
+                "items": [file_fingerprint(p, progress) for p in items],
+                **spec.source_note,
+            },
+            "ingest": {
+                "lines_read": report.lines_read,
+                "rejected": len(report.rejected),
+                "duplicates_dropped": report.duplicates_dropped,
+                "reviews_without_meta": report.reviews_without_meta,
+                "items_read": report.items_read,
+                "notes": report.notes,
+                **{f"after_ingest_{k}": v for k, v in ingested.items()},
+            },
+            "filters": [s.to_json() for s in steps],
+            "counts": counts,
+            "files": {name: (work / name).stat().st_size for name in (INTERACTIONS, ITEMS)},
+        }
+        timings["hash"] = time.perf_counter() - tick
+        manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        for leftover in ("build.duckdb", "build.duckdb.wal", "spill"):
+            path = work / leftover
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        _publish(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    elapsed = time.perf_counter() - started
+    echo(f"Found {counts['users']:,} users with {counts['ratings']:,} ratings of {counts['items']:,} items.")
+    echo(f"Wrote dataset tag {spec.tag!r} to {target} in {elapsed:.1f} s.")
+    return BuildResult(target, manifest)
+
+
+def _name_of(registry, kind: str, instance: Any) -> str:
+    for component in registry.components(kind):
+        if isinstance(instance, component.obj):
+            return component.name
+    return type(instance).__name__
+
+
+def _write_tables(con, folder: Path) -> None:
+    """Write the tag's Parquet files: ratings joined with their review text, and the rated items."""
+    con.execute(
+        f"""
+        COPY (
+            SELECT i.user_id, i.parent_asin, i.rating, i.timestamp,
+                   r.title, r.text, r.helpful_vote, r.verified_purchase
+            FROM interactions i LEFT JOIN reviews r USING (user_id, parent_asin)
+            ORDER BY i.user_id, i.timestamp, i.parent_asin
+        ) TO '{folder / INTERACTIONS}' (FORMAT parquet, COMPRESSION zstd)
+        """
+    )
+    con.execute(
+        f"""
+        COPY (
+            SELECT it.* FROM items it
+            WHERE it.parent_asin IN (SELECT DISTINCT parent_asin FROM interactions)
+            ORDER BY it.parent_asin
+        ) TO '{folder / ITEMS}' (FORMAT parquet, COMPRESSION zstd)
+        """
+    )
+
+
+def _publish(work: Path, target: Path) -> None:
+    """Move the finished folder into place; an old tag is only removed once the new one is there."""
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(work, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, target)

@@ -43,6 +43,8 @@ COMPONENT_HOOKS: dict[str, str] = {
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.metrics.error_metrics",
     "deepcart.plugins.recommenders.naive",
+    "deepcart.plugins.splitters.user_holdout",
+    "deepcart.plugins.splitters.temporal",
     "deepcart.plugins.commands.datasets",
 )
 

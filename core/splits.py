@@ -1,0 +1,148 @@
+"""Splitting a dataset tag into train / validation / test, written as Parquet under the tag.
+
+A split is identified by its splitter, options and seed; it is computed once, written atomically to
+``<tag>/splits/<splitter>-<hash>/`` and reused afterwards, so every model evaluated on a tag sees the
+same split. Items never seen in train cannot be predicted by any collaborative model: they are removed
+from the validation and test parts, and the removal is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepcart.datasets import INTERACTIONS, MANIFEST
+from deepcart.errors import DeepcartError
+
+PARTS = ("train", "val_input", "val_check", "test_input", "test_check")
+
+
+@dataclass
+class Split:
+    """A split on disk: its folder and its manifest (counts per part)."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    def part(self, name: str) -> Path:
+        """The Parquet file of one part (``train``, ``val_input``, ``val_check``, ...)."""
+        if name not in PARTS:
+            raise KeyError(f"unknown split part {name!r}; parts: {', '.join(PARTS)}")
+        return self.path / f"{name}.parquet"
+
+
+def split_key(splitter: str, config: Mapping[str, Any], seed: int) -> str:
+    """The folder name of a split: splitter name plus a short hash of its options and seed."""
+    blob = json.dumps({"splitter": splitter, "config": dict(config), "seed": seed}, sort_keys=True)
+    return f"{splitter}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def summary_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """The split summary in the seed project's style."""
+    counts = manifest["counts"]
+    lines = [f"train : {counts['train']['users']} users @ {counts['train']['ratings']} ratings"]
+    for part in ("val", "test"):
+        inp, chk = counts[f"{part}_input"], counts[f"{part}_check"]
+        users = manifest["users"][part]
+        lines += [
+            f"{part:5} : {users} users @ {inp['ratings'] + chk['ratings']} ratings",
+            f" - input : {inp['ratings']} ratings",
+            f" - check : {chk['ratings']} ratings",
+        ]
+    dropped = manifest["dropped_unseen"]
+    if any(dropped.values()):
+        lines.append(
+            "dropped items never seen in train: "
+            + ", ".join(f"{n} {part} ratings" for part, n in dropped.items() if n)
+        )
+    return lines
+
+
+def split_dataset(
+    tag_dir: Path,
+    registry,
+    splitter: str = "user-holdout",
+    options: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> Split:
+    """Split the tag in ``tag_dir`` (or reuse the existing identical split)."""
+    import duckdb
+
+    from deepcart.config import config_to_dict
+
+    instance = registry.create("splitter", splitter, options or {})
+    config = config_to_dict(instance.config) if hasattr(instance, "config") else dict(options or {})
+    folder = tag_dir / "splits" / split_key(splitter, config, seed)
+    if (folder / MANIFEST).is_file() and not force:
+        split = Split(folder, json.loads((folder / MANIFEST).read_text()))
+        for line in summary_lines(split.manifest):
+            echo(line)
+        return split
+    source = tag_dir / INTERACTIONS
+    if not source.is_file():
+        raise DeepcartError(f"{tag_dir} is not a dataset tag (no {INTERACTIONS}); build one with `deepcart build`")
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        con = duckdb.connect()
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(
+            f"CREATE VIEW interactions AS SELECT user_id, parent_asin, rating, timestamp "
+            f"FROM read_parquet('{source}')"
+        )
+        instance.split(con, seed=seed)
+        missing = [p for p in PARTS if not con.execute(
+            f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{p}'").fetchone()[0]]
+        if missing:
+            raise DeepcartError(f"splitter {splitter!r} did not create {', '.join(missing)}")
+        dropped = {}
+        for part in PARTS[1:]:
+            before = con.execute(f"SELECT count(*) FROM {part}").fetchone()[0]
+            con.execute(f"DELETE FROM {part} WHERE parent_asin NOT IN (SELECT DISTINCT parent_asin FROM train)")
+            dropped[part] = before - con.execute(f"SELECT count(*) FROM {part}").fetchone()[0]
+        counts = {}
+        for part in PARTS:
+            users, ratings = con.execute(f"SELECT count(DISTINCT user_id), count(*) FROM {part}").fetchone()
+            counts[part] = {"users": users, "ratings": ratings}
+            con.execute(
+                f"COPY (SELECT * FROM {part} ORDER BY user_id, timestamp, parent_asin) "
+                f"TO '{work / (part + '.parquet')}' (FORMAT parquet, COMPRESSION zstd)"
+            )
+        users = {
+            part: con.execute(
+                f"SELECT count(*) FROM (SELECT user_id FROM {part}_input UNION SELECT user_id FROM {part}_check)"
+            ).fetchone()[0]
+            for part in ("val", "test")
+        }
+        con.close()
+        tag_manifest = (tag_dir / MANIFEST).read_bytes() if (tag_dir / MANIFEST).is_file() else b""
+        manifest = {
+            "splitter": splitter,
+            "config": config,
+            "seed": seed,
+            "counts": counts,
+            "users": users,
+            "dropped_unseen": dropped,
+            "tag_manifest_sha256": hashlib.sha256(tag_manifest).hexdigest(),
+        }
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(work, folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    for line in summary_lines(manifest):
+        echo(line)
+    return Split(folder, manifest)

@@ -149,8 +149,6 @@ def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bo
         ingested = table_counts(con)
         echo(f"Read {report.lines_read:,} review lines: {ingested['ratings']:,} ratings by "
              f"{ingested['users']:,} users of {ingested['items']:,} items.")
-        if report.duplicates_dropped:
-            echo(f"Dropped {report.duplicates_dropped:,} duplicate reviews (kept each user's earliest per item).")
         if report.rejected:
             echo(f"Skipped {len(report.rejected):,} bad lines (see {REJECTS}).")
         for note in report.notes:

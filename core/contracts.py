@@ -103,6 +103,12 @@ class Recommender(Protocol):
       a training user's own ratings gives that user's ``predict`` row.
     * ``save(folder)`` writes plain data (JSON, ``.npz`` with ``allow_pickle=False`` or a torch state
       dict); ``load(folder)`` reads it back without executing code and predicts identically.
+    * Optional, for speed: ``fold_in_batch(matrix)`` scores many new people at once from a CSR matrix
+      of their ratings (rows = people, columns in :attr:`item_ids` order) and returns a dense
+      ``(rows, len(item_ids))`` float32 array; evaluation uses it when present, ``fold_in`` otherwise.
+    * ``fit`` may accept ``validation=(inputs, checks)``: two :class:`deepcart.ratings.Ratings` over
+      held-out users (their input and check ratings, same item catalogue as ``train``) for early
+      stopping; models that do not use it ignore it.
     """
 
     Config: ClassVar[type]
@@ -112,8 +118,8 @@ class Recommender(Protocol):
         """The items the model was trained on, in column order."""
         ...
 
-    def fit(self, train: Ratings, *, seed: int = 0) -> Recommender:
-        """Learn from ``train``; return ``self``."""
+    def fit(self, train: Ratings, *, seed: int = 0, validation: Any = None) -> Recommender:
+        """Learn from ``train`` (optionally early-stopping on ``validation``); return ``self``."""
         ...
 
     def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:

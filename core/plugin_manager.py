@@ -41,11 +41,20 @@ COMPONENT_HOOKS: dict[str, str] = {
 
 #: Built-in plugins, one module each, loaded in this order before any entry point.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "deepcart.plugins.loaders.amazon2023",
+    "deepcart.plugins.loaders.amazon_csv",
+    "deepcart.plugins.filters.min_interactions",
+    "deepcart.plugins.filters.min_ratings",
+    "deepcart.plugins.filters.orphans",
+    "deepcart.plugins.filters.subsample",
+    "deepcart.plugins.filters.kcore",
     "deepcart.plugins.metrics.error_metrics",
     "deepcart.plugins.recommenders.naive",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",
     "deepcart.plugins.commands.datasets",
+    "deepcart.plugins.commands.evaluation",
+    "deepcart.plugins.commands.models",
 )
 
 

@@ -14,7 +14,6 @@ with >= 5 ratings, what an iterative 5-core keeps (after keeping the earliest re
 from __future__ import annotations
 
 import argparse
-import calendar
 import gzip
 import json
 import sys
@@ -93,7 +92,7 @@ def review_stats(path: Path, meta: Path | None = None) -> dict:
     per_user = np.bincount(users_a, minlength=len(uidx))
     per_item = np.bincount(di, minlength=len(iidx))
     core = kcore(du, di, 5)
-    years = Counter(int(v) for v in (ts_a // 1000 // (365.2425 * 86400) + 1970))
+    years = Counter((ts_a.astype("datetime64[ms]").astype("datetime64[Y]").astype(np.int64) + 1970).tolist())
     hv = np.array(helpful)
     tl = np.array(text_len)
     out = {

@@ -39,6 +39,27 @@ def ensure_default_sources(data_dir: Path, *, reviews: int = DEFAULT_SYNTH_REVIE
     return files.reviews, files.meta
 
 
+#: Filters of the embedded default tag when `deepcart build` gets no filter flags: a 5-core, so that
+#: every user and item has enough ratings to learn from and to evaluate on.
+DEFAULT_EMBEDDED_FILTERS: tuple[tuple[str, dict[str, Any]], ...] = (("k-core", {"k": 5}),)
+
+
+def ensure_default_tag(registry, data_dir: Path, *, echo, progress: bool, force: bool = False):
+    """Build the embedded default tag (generating its sources on first use)."""
+    from deepcart.build import BuildSpec, build_dataset
+
+    review_file, meta_file = ensure_default_sources(
+        data_dir, reviews=DEFAULT_SYNTH_REVIEWS, seed=DEFAULT_SYNTH_SEED, progress=progress
+    )
+    spec = BuildSpec(tag=DEFAULT_TAG, reviews=[review_file], items=[meta_file], filters=DEFAULT_EMBEDDED_FILTERS,
+                     data_dir=data_dir, force=force, source_note=_embedded_note())
+    return build_dataset(spec, registry, echo=echo, progress=progress)
+
+
+def _embedded_note() -> dict[str, Any]:
+    return {"embedded_default": {"synthetic_reviews": DEFAULT_SYNTH_REVIEWS, "seed": DEFAULT_SYNTH_SEED}}
+
+
 def _generate_with_progress(generate, out: Path, reviews: int, seed: int, progress: bool, force: bool):
     from tqdm import tqdm
 
@@ -135,11 +156,13 @@ def build_command(reviews, items, loader, min_interactions, min_ratings, drop_or
         )
         reviews, items = (str(review_file),), (str(meta_file),)
         tag = tag or DEFAULT_TAG
-        note = {"embedded_default": {"synthetic_reviews": DEFAULT_SYNTH_REVIEWS, "seed": DEFAULT_SYNTH_SEED}}
+        note = _embedded_note()
     if not tag:
         tag = Path(reviews[0]).name.split(".")[0]
     chain = filter_chain(min_interactions=min_interactions, min_ratings=min_ratings, orphans=drop_orphans,
                          sample_n=sample_n, k_core=k_core, order=filter_order, extra=extra_filters)
+    if note and not chain:
+        chain = list(DEFAULT_EMBEDDED_FILTERS)  # the embedded default is a 5-core unless told otherwise
     spec = BuildSpec(tag=tag, reviews=reviews, items=items, loader=loader, filters=chain, seed=seed,
                      data_dir=data_dir, force=force, on_bad_records=on_bad_records,
                      memory_limit=memory_limit, threads=threads, source_note=note)

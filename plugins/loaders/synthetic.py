@@ -21,9 +21,9 @@ About 3% of the items are genuinely bad (very negative quality) but are drawn fr
 half of the catalogue, so their popularity owes nothing to their quality.
 
 Users are generated, written and discarded in chunks of ``USERS_PER_CHUNK``: memory stays bounded
-by the per-item arrays and one chunk, whatever ``n_reviews``. Every chunk has its own random
-stream derived from ``(seed, chunk index)``, so the output is byte-identical for the same
-arguments (with the same numpy version).
+by the per-item arrays, a 4-byte review count per user and one chunk, whatever ``n_reviews``.
+Every chunk has its own random stream derived from ``(seed, chunk index)``, so the output is
+byte-identical for the same arguments (with the same numpy version).
 
 This module depends on the standard library and numpy only.
 """
@@ -85,10 +85,11 @@ MIN_ITEMS = 50
 MAX_REVIEWS_PER_USER = 1500
 USERS_PER_CHUNK = 20_000
 LATENT_DIM = 12
-AFFINITY_SCALE = 1.0  # weight of p_u . v_i (which has unit variance)
-NOISE_SD = 0.6
-USER_BIAS_SD = 0.45
-ITEM_QUALITY_SD = 0.4
+LATENT_DECAY = 0.35  # variance of taste dimension k is proportional to LATENT_DECAY^k
+AFFINITY_SCALE = 1.4  # weight of p_u . v_i (which has unit variance)
+NOISE_SD = 0.5
+USER_BIAS_SD = 0.4
+ITEM_QUALITY_SD = 0.35
 TOPIC_LOADING = 0.7  # v_i = TOPIC_LOADING * c_topic + sqrt(1 - TOPIC_LOADING^2) * e_i
 TASTE_ALIGNMENT = 0.3  # how much users' taste leans towards their favourite topics
 BAD_ITEM_SHARE = 0.03
@@ -97,7 +98,7 @@ BAD_QUALITY_SD = 0.3
 BAD_POPULAR_FRACTION = 0.5  # bad items are drawn from this most popular fraction of items
 ZIPF_EXPONENT = 1.2  # popularity weight of the item of rank r: (r + offset)^-ZIPF_EXPONENT
 ZIPF_OFFSET = (0.002, 3.0)  # offset = 0.002 * n_items + 3: the same shape at every size
-GLOBAL_TOPIC_SHARE = 0.3  # share of a user's reviews outside their favourite topics
+GLOBAL_TOPIC_SHARE = 0.15  # share of a user's reviews outside their favourite topics
 COMPANION_SHARE = 0.25  # share of reviews whose topic follows the previous review's companion
 DUPLICATE_SHARE = 0.003
 MISSING_META_SHARE = 0.005
@@ -151,7 +152,8 @@ TOPICS: tuple[tuple, ...] = (
     ("mouse", "mouse", "Wireless Mouse", "Computers",
      (_EL, _CA, "Computer Accessories & Peripherals", "Keyboards, Mice & Accessories", "Mice"), 19.99, 2.0),
     ("keyboard", "keyboard", "Mechanical Gaming Keyboard", "Computers",
-     (_EL, _CA, "Computer Accessories & Peripherals", "Keyboards, Mice & Accessories", "Keyboards"), 45.99, 1.5),
+     (_EL, _CA, "Computer Accessories & Peripherals", "Keyboards, Mice & Accessories", "Keyboards"),
+     45.99, 1.5),
     ("monitor", "monitor", "27 Inch IPS Monitor", "Computers", (_EL, _CA, "Monitors"), 189.99, 1.0),
     ("router", "router", "Dual Band WiFi Router", "Computers",
      (_EL, _CA, "Networking Products", "Routers"), 69.99, 1.0),
@@ -193,7 +195,8 @@ TOPICS: tuple[tuple, ...] = (
      (_EL, "Camera & Photo", "Digital Cameras", "Point & Shoot Digital Cameras"), 149.99, 0.7),
     ("tripod", "tripod", "Aluminum Camera Tripod", "Camera & Photo",
      (_EL, "Camera & Photo", "Tripods & Monopods", "Complete Tripods"), 24.99, 0.8),
-    ("lens", "lens", "Camera Lens", "Camera & Photo", (_EL, "Camera & Photo", "Lenses", "Camera Lenses"), 129.99, 0.5),
+    ("lens", "lens", "Camera Lens", "Camera & Photo",
+     (_EL, "Camera & Photo", "Lenses", "Camera Lenses"), 129.99, 0.5),
     ("ring_light", "ring light", "LED Ring Light with Stand", "Camera & Photo",
      (_EL, "Camera & Photo", "Lighting & Studio", "Ring Lights"), 25.99, 0.5),
     ("dash_cam", "dash cam", "Dash Cam Front and Rear", "Car Electronics",
@@ -475,7 +478,8 @@ class SynthFiles:
 # Small helpers
 # ---------------------------------------------------------------------------------------------
 def _rng(seed: int, stream: int, *extra: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, stream, *extra]))
+    entropy = seed if seed >= 0 else (1 << 64) + seed  # SeedSequence wants non-negative ints
+    return np.random.default_rng(np.random.SeedSequence([entropy, stream, *extra]))
 
 
 def _esc(s: str) -> str:
@@ -539,6 +543,8 @@ class _World:
         self.n_orphan = max(1, int(round(n_items * MISSING_META_SHARE)))
         self.n_cat = n_cat = n_items + self.n_orphan
         self.d = LATENT_DIM
+        spectrum = LATENT_DECAY ** np.arange(LATENT_DIM)
+        self.taste_sd = np.sqrt(spectrum / spectrum.sum())  # p_u . v_i has unit variance
         rng = _rng(seed, _S_WORLD)
         T = self.n_topics = len(TOPICS)
 
@@ -560,7 +566,8 @@ class _World:
 
         # bad items: ~3% of the meta items, drawn from the popular part of the catalogue
         n_bad = max(1, int(round(n_items * BAD_ITEM_SHARE)))
-        popular_meta = np.flatnonzero(self.has_meta & (self.pop_rank < max(n_bad, BAD_POPULAR_FRACTION * n_cat)))
+        popular = self.pop_rank < max(n_bad, BAD_POPULAR_FRACTION * n_cat)
+        popular_meta = np.flatnonzero(self.has_meta & popular)
         self.is_bad = np.zeros(n_cat, bool)
         self.is_bad[rng.choice(popular_meta, min(n_bad, len(popular_meta)), replace=False)] = True
         self.quality = rng.normal(0.0, ITEM_QUALITY_SD, n_cat)
@@ -571,6 +578,7 @@ class _World:
         e = rng.standard_normal((n_cat, self.d))
         self.item_factors = (TOPIC_LOADING * self.centroids[self.item_topic]
                              + np.sqrt(1 - TOPIC_LOADING ** 2) * e)
+        del e
 
         # ids: parents, orphans and variant children, all distinct
         has_var = rng.random(n_cat) < VARIANT_ITEM_SHARE
@@ -601,27 +609,27 @@ class _World:
         self.companion = np.where(self.t_mass[comp] > 0, comp, np.arange(T))
 
         # --- user activity: heavy-tailed counts summing exactly to n_reviews ----------------
-        self.cap = cap = max(1, min(MAX_REVIEWS_PER_USER, n_cat // 4))
+        self.cap = cap = max(1, min(MAX_REVIEWS_PER_USER, n_cat // 2))
         self.alpha = _solve_alpha(n_reviews / n_users, cap)
         crng = _rng(seed, _S_COUNTS)
-        counts = _draw_counts(crng, n_users, self.alpha, cap).astype(np.int64)
-        diff = n_reviews - int(counts.sum())
+        counts = np.concatenate([_draw_counts(crng, min(1 << 20, n_users - a), self.alpha, cap)
+                                 for a in range(0, n_users, 1 << 20)])
+        # Add (remove) the difference to the expected total one review at a time, to users drawn
+        # in proportion to their reviews (reviews beyond the first), which keeps the shape.
+        diff = n_reviews - int(counts.sum(dtype=np.int64))
         for _ in range(1000):
             if diff == 0:
                 break
-            if diff > 0:
-                room = (cap - counts).astype(np.float64) * counts
-                add = crng.multinomial(diff, room / room.sum())
-                counts = np.minimum(counts + add, cap)
-            else:
-                spare = (counts - 1).astype(np.float64)
-                sub = crng.multinomial(-diff, spare / spare.sum())
-                counts = np.maximum(counts - sub, 1)
-            diff = n_reviews - int(counts.sum())
+            weight = np.cumsum(counts if diff > 0 else counts - 1, dtype=np.int64)
+            who = np.searchsorted(weight, crng.integers(0, weight[-1], abs(diff)), side="right")
+            step = np.bincount(who, minlength=n_users).astype(np.int32)
+            del weight, who
+            counts = np.minimum(counts + step, cap) if diff > 0 else np.maximum(counts - step, 1)
+            diff = n_reviews - int(counts.sum(dtype=np.int64))
         if diff != 0:  # pragma: no cover - the loop converges in a few rounds
             raise RuntimeError("could not distribute the reviews over the users")
         self.counts = counts.astype(np.int32)
-        eligible = int(np.sum(counts - 1))
+        eligible = n_reviews - n_users
         self.p_dup = min(0.5, DUPLICATE_SHARE * n_reviews / eligible) if eligible else 0.0
 
         self._render_banks()
@@ -728,7 +736,7 @@ class _World:
         used = np.arange(3)[None, :] < n_fav[:, None]
         cf = (self.centroids[fav] * used[:, :, None]).sum(1) / np.sqrt(n_fav)[:, None]
         z = rng.standard_normal((n, d))
-        p = (np.sqrt(1 - TASTE_ALIGNMENT ** 2) * z + TASTE_ALIGNMENT * cf) / np.sqrt(d)
+        p = (np.sqrt(1 - TASTE_ALIGNMENT ** 2) * z + TASTE_ALIGNMENT * cf) * self.taste_sd
 
         # slots (one per review line), chronological inside each user
         uid = np.repeat(np.arange(n), counts)
@@ -806,7 +814,7 @@ class _World:
 
     def _pilot_thresholds(self) -> np.ndarray:
         rng = _rng(self.seed, _S_PILOT)
-        n = int(min(self.n_users, max(2000, 200_000 / max(self.n_reviews / self.n_users, 1.0))))
+        n = int(min(self.n_users, max(2000, 100_000 / max(self.n_reviews / self.n_users, 1.0))))
         counts = _draw_counts(rng, n, self.alpha, self.cap)
         score = self.sample_chunk(rng, counts)["score"]
         q = np.cumsum(TARGET_STAR_SHARES)[:-1]
@@ -824,9 +832,9 @@ def _image_id(rng: np.random.Generator, n: int) -> list[str]:
     return _codes_to_str(codes).tolist()
 
 
-def _review_images(rng: np.random.Generator, old: bool, k: int) -> str:
+def _review_images(ids: list[str], old: bool) -> str:
     parts = []
-    for iid in _image_id(rng, k):
+    for iid in ids:
         if old:
             base = "https://images-na.ssl-images-amazon.com/images/I/" + iid
             large = base + ".jpg"
@@ -875,9 +883,9 @@ def _render_chunk(w: _World, rng: np.random.Generator, c: dict) -> tuple[bytes, 
     # HTML entities: some reviews carry &amp; for & and &#34; for a double quote
     has_amp = np.add.reduceat(w.s_amp[flat].astype(np.int64), sstart) > 0
     has_quote = np.add.reduceat(w.s_quote[flat].astype(np.int64), sstart) > 0
-    for i in np.flatnonzero(has_amp & (rng.random(m) < 0.03)).tolist():
+    for i in np.flatnonzero(has_amp & (rng.random(m) < 0.006)).tolist():
         texts[i] = texts[i].replace(" & ", " &amp; ")
-    for i in np.flatnonzero(has_quote & (rng.random(m) < 0.5)).tolist():
+    for i in np.flatnonzero(has_quote & (rng.random(m) < 0.35)).tolist():
         texts[i] = texts[i].replace('\\"', "&#34;")
 
     tkey = bank * T + topic
@@ -902,8 +910,11 @@ def _render_chunk(w: _World, rng: np.random.Generator, c: dict) -> tuple[bytes, 
     if len(with_img):
         k = 1 + np.minimum(rng.geometric(0.55, len(with_img)) - 1, 8)
         old = c["ts"][with_img] < _OLD_IMAGE_HOST_BEFORE * 1000
+        ids = _image_id(rng, int(k.sum()))
+        a = 0
         for idx, kk, oo in zip(with_img.tolist(), k.tolist(), old.tolist()):
-            images[idx] = _review_images(rng, oo, kk)
+            images[idx] = _review_images(ids[a:a + kk], oo)
+            a += kk
 
     users = _codes_to_str(c["codes"])[uid]
     # file order: users in chunk order, newest review first
@@ -925,72 +936,73 @@ def _render_chunk(w: _World, rng: np.random.Generator, c: dict) -> tuple[bytes, 
 def _meta_lines(w: _World, seed: int, n_lines: np.ndarray, star_sum: np.ndarray,
                 first_ts: np.ndarray) -> Iterable[bytes]:
     """Meta rows of the meta items in catalogue order, in chunks of bytes."""
-    chunk = 20_000
-    n_cat_scale = 1_600_000 / max(w.n_cat, 1)
+    chunk = 4096
+    bsr_scale = 1_600_000 / max(w.n_cat, 1)  # ranks as if the catalogue were Electronics-sized
+    base = "https://m.media-amazon.com/images/I/"
+    no_ts = np.iinfo(np.int64).max
     for c0 in range(0, w.n_meta, chunk):
         rng = _rng(seed, _S_META, c0 // chunk)
         idx = np.arange(c0, min(c0 + chunk, w.n_meta))
         n = len(idx)
-        R = rng.random((n, 24))
-        extra = rng.poisson(np.maximum(n_lines[idx], 0.5) * 1.2)
-        bsr = np.maximum(1, (w.pop_rank[idx] + 1) * n_cat_scale * np.exp(0.5 * rng.standard_normal(n))).astype(np.int64)
-        price_f = np.array([TOPICS[t][5] for t in w.item_topic[idx]]) * np.exp(0.45 * rng.standard_normal(n))
-        img_ids = _image_id(rng, n * 2)
+        R = rng.random((n, 24)).tolist()
+        nl_l = n_lines[idx].tolist()
+        extra = rng.poisson(np.maximum(n_lines[idx], 0.5) * 1.2).tolist()
+        avg_l = np.where(n_lines[idx] > 0, star_sum[idx] / np.maximum(n_lines[idx], 1),
+                         np.clip(4.2 + 0.8 * w.quality[idx], 1.0, 5.0)).round(1).tolist()
+        bsr = np.maximum(1, (w.pop_rank[idx] + 1) * bsr_scale
+                         * np.exp(0.5 * rng.standard_normal(n))).astype(np.int64).tolist()
+        price_l = np.maximum(0.99, np.array([TOPICS[t][5] for t in w.item_topic[idx]])
+                             * np.exp(0.45 * rng.standard_normal(n))).round(2).tolist()
+        ft = first_ts[idx]
+        ft = np.where(ft == no_ts, _T_END * 1000, ft) // 1000
+        dfa_l = np.maximum(ft - (rng.random(n) * 200 * 86400).astype(np.int64),
+                           _T_START - 365 * 86400).tolist()
+        img_ids = _image_id(rng, n * 16)
+        topic_l = w.item_topic[idx].tolist()
+        brand_l = w.brand[idx].tolist()
         out = []
         for k in range(n):
-            i = int(idx[k])
+            i = c0 + k
             r = R[k]
-            t = int(w.item_topic[i])
-            key, noun, tnoun, main_cat, path, _, _ = TOPICS[t]
-            brand = _BRANDS[int(w.brand[i])]
-            nl = int(n_lines[i])
-            if nl > 0:
-                avg = round(float(star_sum[i]) / nl, 1)
-            else:
-                avg = round(float(np.clip(4.2 + 0.8 * w.quality[i], 1.0, 5.0)), 1)
-            specs = [_TITLE_SPECS[int(r[j] * len(_TITLE_SPECS))] for j in (0, 1)]
+            _key, _noun, tnoun, main_cat, path, _price, _w = TOPICS[topic_l[k]]
+            brand = _BRANDS[brand_l[k]]
+            spec0 = _TITLE_SPECS[int(r[0] * len(_TITLE_SPECS))]
+            spec1 = _TITLE_SPECS[int(r[1] * len(_TITLE_SPECS))]
             color = _COLORS[int(r[2] * len(_COLORS))]
-            title = f"{brand} {tnoun}, {specs[0]}"
-            if specs[1] != specs[0] and r[3] < 0.6:
-                title += f", {specs[1]}"
+            title = f"{brand} {tnoun}, {spec0}"
+            if spec1 != spec0 and r[3] < 0.6:
+                title += f", {spec1}"
             if r[4] < 0.5:
                 title += f" ({color})"
-            if r[5] < 0.12:
-                mc = _MAIN_CATEGORY_EXTRA[int(r[6] * len(_MAIN_CATEGORY_EXTRA))]
-            else:
-                mc = main_cat
+            mc = _MAIN_CATEGORY_EXTRA[int(r[6] * len(_MAIN_CATEGORY_EXTRA))] if r[5] < 0.12 else main_cat
             adj = _FEATURE_ADJ[int(r[7] * len(_FEATURE_ADJ))]
             n_feat = 0 if r[8] < 0.2 else 1 + int(r[9] * 5)
             f0 = int(r[10] * len(_FEATURES))
             features = [_FEATURES[(f0 + j) % len(_FEATURES)].format(adj=adj, brand=brand, t=tnoun)
                         for j in range(n_feat)]
-            year = 1995 + int(r[11] * 25)
             if r[12] < 0.4:
                 description = []
             else:
                 nd = 1 + int(r[13] * 3)
+                year = 1995 + int(r[11] * 25)
                 description = [_DESCRIPTIONS[(j + (0 if nd > 1 else 1)) % len(_DESCRIPTIONS)]
                                .format(brand=brand, t=tnoun, year=year) for j in range(nd)]
             if r[14] < 0.40:
                 price = None
             elif r[14] < 0.41:
                 price = "\u2014"
+            elif r[15] < 0.6:
+                price = round(int(price_l[k]) + 0.99, 2)
             else:
-                price = float(f"{max(0.99, float(price_f[k])):.2f}")
-                if r[15] < 0.6:
-                    price = float(int(price)) + 0.99
+                price = price_l[k]
             n_img = 1 + int((r[16] ** 2) * 8)
-            images = []
-            for j in range(n_img):
-                iid = img_ids[2 * k] if j == 0 else img_ids[2 * k][:-2] + f"{j:02d}"
-                hi = img_ids[2 * k + 1] if j == 0 else img_ids[2 * k + 1][:-2] + f"{j:02d}"
-                base = "https://m.media-amazon.com/images/I/"
-                images.append({
-                    "thumb": f"{base}{iid}._AC_US40_.jpg",
-                    "large": f"{base}{iid}._AC_.jpg",
-                    "variant": "MAIN" if j == 0 else f"PT{j:02d}",
-                    "hi_res": f"{base}{hi}._AC_SL1500_.jpg" if r[17] < 0.85 else None,
-                })
+            ids = img_ids[16 * k:16 * k + 16]
+            images = [{
+                "thumb": f"{base}{ids[2 * j]}._AC_US40_.jpg",
+                "large": f"{base}{ids[2 * j]}._AC_.jpg",
+                "variant": "MAIN" if j == 0 else f"PT{j:02d}",
+                "hi_res": f"{base}{ids[2 * j + 1]}._AC_SL1500_.jpg" if r[17] < 0.85 else None,
+            } for j in range(n_img)]
             videos = []
             if r[18] < VIDEO_SHARE:
                 videos.append({"title": f"{brand} {tnoun} review",
@@ -999,17 +1011,16 @@ def _meta_lines(w: _World, seed: int, n_lines: np.ndarray, star_sum: np.ndarray,
             store = None if r[19] < 0.05 else brand
             categories = [] if r[20] < 0.2 else list(path)
             details: dict = {}
-            dims = (1 + 10 * r[21], 1 + 6 * r[22], 0.3 + 3 * r[23])
-            weight_oz = round(0.5 + 40 * r[21] * r[22], 1)
             if r[21] < 0.7:
-                details["Product Dimensions"] = f"{dims[0]:.1f} x {dims[1]:.1f} x {dims[2]:.1f} inches"
-            details["Item Weight"] = f"{weight_oz} ounces" if weight_oz < 16 else f"{weight_oz / 16:.2f} pounds"
+                details["Product Dimensions"] = (f"{1 + 10 * r[21]:.1f} x {1 + 6 * r[22]:.1f} x "
+                                                 f"{0.3 + 3 * r[23]:.1f} inches")
+            weight_oz = round(0.5 + 40 * r[21] * r[22], 1)
+            details["Item Weight"] = (f"{weight_oz} ounces" if weight_oz < 16
+                                      else f"{weight_oz / 16:.2f} pounds")
             if r[22] < 0.8:
                 details["Item model number"] = f"{brand[:2].upper()}-{int(r[23] * 9000) + 1000}"
-            details["Best Sellers Rank"] = {"Electronics": int(bsr[k]), path[-1]: int(bsr[k] // 37 + 1)}
-            ft = int(first_ts[i]) if first_ts[i] < np.iinfo(np.int64).max else _T_END * 1000
-            dfa = (ft // 1000) - int(r[13] * 200 * 86400)
-            tm = time.gmtime(max(dfa, _T_START - 86400 * 365))
+            details["Best Sellers Rank"] = {"Electronics": bsr[k], path[-1]: bsr[k] // 37 + 1}
+            tm = time.gmtime(dfa_l[k])
             details["Date First Available"] = f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday}, {tm.tm_year}"
             if r[11] < 0.8:
                 details["Manufacturer"] = brand
@@ -1019,8 +1030,8 @@ def _meta_lines(w: _World, seed: int, n_lines: np.ndarray, star_sum: np.ndarray,
             if r[3] < 0.3:
                 details["Is Discontinued By Manufacturer"] = "No"
             row = {
-                "main_category": mc, "title": title, "average_rating": avg,
-                "rating_number": nl + int(extra[k]), "features": features,
+                "main_category": mc, "title": title, "average_rating": avg_l[k],
+                "rating_number": max(1, nl_l[k] + extra[k]), "features": features,
                 "description": description, "price": price, "images": images, "videos": videos,
                 "store": store, "categories": categories, "details": details,
                 "parent_asin": w.item_ids[i], "bought_together": None,
@@ -1080,8 +1091,6 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
     seed = int(seed)
     if n_reviews < 1:
         raise ValueError("n_reviews must be >= 1")
-    if seed < 0:
-        raise ValueError("seed must be >= 0")
     if n_users is None:
         n_users = max(1, int(round(n_reviews / REVIEWS_PER_USER)))
     if n_items is None:
@@ -1098,7 +1107,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
     if not force:
         for p in finals:
             if p.exists():
-                raise FileExistsError(f"{p} exists (pass force=True to overwrite)")
+                raise FileExistsError(f"{p} already exists")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     w = _World(seed, n_reviews, n_users, n_items)
@@ -1160,12 +1169,13 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
             "rating_thresholds": w.thresholds.astype("<f8"),
             "affinity_scale": np.array(AFFINITY_SCALE, "<f8"),
             "noise_sd": np.array(NOISE_SD, "<f8"),
-            "seed": np.array(seed, "<i8"),
+            "seed": np.array(seed, "<i8") if -(1 << 63) <= seed < (1 << 63) else np.array(str(seed)),
         }
         with zipfile.ZipFile(t_truth, "w", allowZip64=True) as zf:
             for name, arr in item_arrays.items():
-                arr = np.ascontiguousarray(arr)
-                _npy_member(zf, name, arr.dtype, arr.shape, [arr.tobytes()], arr.dtype.kind == "U")
+                arr = np.asarray(arr)  # (np.ascontiguousarray would make 0-d arrays 1-d)
+                _npy_member(zf, name, arr.dtype, arr.shape, [arr.tobytes(order="C")],
+                            arr.dtype.kind == "U")
             _npy_member(zf, "user_ids", np.dtype("<U28"), (n_users,), _file_chunks(t_uid), True)
             _npy_member(zf, "user_bias", np.dtype("<f4"), (n_users,), _file_chunks(t_ubias), False)
             _npy_member(zf, "user_factors", np.dtype("<f4"), (n_users, d), _file_chunks(t_ufac), False)

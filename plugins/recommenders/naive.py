@@ -42,7 +42,7 @@ class NaiveRecommender:
     def item_ids(self) -> np.ndarray:
         return self._items
 
-    def fit(self, train: Ratings, *, seed: int = 0) -> NaiveRecommender:
+    def fit(self, train: Ratings, *, seed: int = 0, validation=None) -> NaiveRecommender:
         n_items = len(train.item_ids)
         sums = np.bincount(train.items, weights=train.values, minlength=n_items)
         counts = np.bincount(train.items, minlength=n_items)
@@ -79,6 +79,10 @@ class NaiveRecommender:
         # The item mean does not depend on the person: history changes nothing but is accepted so
         # that every recommender can be asked the same question.
         return self._row(items)
+
+    def fold_in_batch(self, matrix) -> np.ndarray:
+        """Every row gets the item means (see :meth:`fold_in`)."""
+        return np.tile(self._scores, (matrix.shape[0], 1))
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)

@@ -1,0 +1,225 @@
+"""Picks: the worst (or best) surviving products with non-trivial engagement for one person.
+
+:func:`pick` asks a model to fold in a person's ratings, keeps the items they have not rated that
+have at least ``min_engagement`` ratings in the dataset, and returns the ``k`` with the lowest
+predicted rating (``direction="worst"``) or the highest (``"best"``). Ties go to the item with more
+ratings. Each pick carries what a person needs to judge it: title, store, price, predicted and mean
+stars, number of ratings, and the most damning real review (lowest rating, then most helpful votes).
+
+The :class:`Catalogue` is built once per process from a dataset tag (DuckDB over its Parquet files)
+and shared; a pick request is then a fold-in plus a partial sort over the catalogue.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepcart.datasets import INTERACTIONS, ITEMS
+
+#: Default for the "non-trivial engagement" rule: at least this many ratings in the dataset.
+DEFAULT_MIN_ENGAGEMENT = 20
+EXCERPT_CHARS = 280
+
+
+@dataclass
+class Catalogue:
+    """Per-item facts of a dataset tag, in one order (``ids`` sorted)."""
+
+    ids: np.ndarray
+    titles: np.ndarray
+    stores: np.ndarray
+    prices: np.ndarray
+    mean_rating: np.ndarray
+    n_ratings: np.ndarray
+    review_rating: np.ndarray
+    review_title: np.ndarray
+    review_text: np.ndarray
+    review_votes: np.ndarray
+    categories: np.ndarray | None = None
+
+    def index_of(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of ``ids`` in the catalogue and a mask of which exist."""
+        ids = np.asarray(ids).astype(str)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
+        found = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        return pos, found
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def load_catalogue(tag_dir: Path) -> Catalogue:
+    """Item facts from a tag: meta from ``items.parquet``, engagement and reviews from interactions."""
+    import duckdb
+
+    con = duckdb.connect()
+    interactions, items = Path(tag_dir) / INTERACTIONS, Path(tag_dir) / ITEMS
+    table = con.sql(
+        f"""
+        WITH stats AS (
+            SELECT parent_asin, count(*) AS n_ratings, avg(rating) AS mean_rating
+            FROM read_parquet('{interactions}') GROUP BY parent_asin
+        ), damning AS (
+            SELECT parent_asin, rating AS review_rating, title AS review_title, text AS review_text,
+                   coalesce(helpful_vote, 0) AS review_votes
+            FROM read_parquet('{interactions}')
+            QUALIFY row_number() OVER (
+                PARTITION BY parent_asin
+                ORDER BY rating, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
+            ) = 1
+        )
+        SELECT s.parent_asin, it.title, it.store, it.price, it.categories, s.mean_rating, s.n_ratings,
+               d.review_rating, d.review_title, d.review_text, d.review_votes
+        FROM stats s JOIN damning d USING (parent_asin)
+        LEFT JOIN read_parquet('{items}') it USING (parent_asin)
+        ORDER BY s.parent_asin
+        """
+    ).to_arrow_table()
+    con.close()
+
+    def col(name, dtype=object):
+        return np.asarray(table.column(name).to_pylist(), dtype=dtype)
+
+    return Catalogue(
+        ids=col("parent_asin", str),
+        titles=col("title"),
+        stores=col("store"),
+        prices=np.asarray([np.nan if p is None else p for p in table.column("price").to_pylist()], float),
+        mean_rating=col("mean_rating", float),
+        n_ratings=col("n_ratings", np.int64),
+        review_rating=col("review_rating", float),
+        review_title=col("review_title"),
+        review_text=col("review_text"),
+        review_votes=col("review_votes", np.int64),
+        categories=col("categories"),
+    )
+
+
+def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
+    """Clean review text (tags, entities, whitespace) cut at a word boundary."""
+    if not text:
+        return ""
+    clean = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip()
+    if len(clean) <= limit:
+        return clean
+    return clean[:limit].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass
+class Pick:
+    """One recommended (or warned-against) product."""
+
+    rank: int
+    parent_asin: str
+    title: str | None
+    store: str | None
+    price: float | None
+    predicted: float
+    mean_rating: float
+    n_ratings: int
+    review_rating: float | None
+    review_title: str | None
+    review_excerpt: str
+    review_helpful_votes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+class CatalogueScorer:
+    """A model aligned with a catalogue: maps the model's item columns to catalogue rows once."""
+
+    def __init__(self, model, catalogue: Catalogue):
+        self.model = model
+        self.catalogue = catalogue
+        model_items = np.asarray(model.item_ids).astype(str)
+        pos, found = catalogue.index_of(model_items)
+        self.columns = np.flatnonzero(found)  # model columns that the catalogue knows
+        self.rows = pos[found]  # their catalogue rows
+
+    def scores(self, history: Sequence[tuple[str, float]]) -> np.ndarray:
+        """Predicted rating per catalogue row (NaN where the model has no prediction)."""
+        out = np.full(len(self.catalogue), np.nan, dtype=np.float32)
+        if hasattr(self.model, "fold_in_batch") and history:
+            import scipy.sparse as sp
+
+            items = np.asarray(self.model.item_ids).astype(str)
+            order = np.argsort(items)
+            ids = np.asarray([h[0] for h in history]).astype(str)
+            pos = np.clip(np.searchsorted(items[order], ids), 0, len(items) - 1)
+            ok = items[order][pos] == ids
+            cols = order[pos[ok]]
+            vals = np.asarray([h[1] for h in history], np.float32)[ok]
+            row = sp.csr_matrix((vals, (np.zeros(len(cols), int), cols)), shape=(1, len(items)))
+            raw = np.asarray(self.model.fold_in_batch(row))[0]
+        else:
+            raw = np.asarray(self.model.fold_in(list(history)))
+        out[self.rows] = raw[self.columns]
+        return out
+
+
+def pick(
+    scorer: CatalogueScorer,
+    history: Sequence[tuple[str, float]],
+    *,
+    k: int = 10,
+    direction: str = "worst",
+    min_engagement: int = DEFAULT_MIN_ENGAGEMENT,
+) -> list[Pick]:
+    """The ``k`` worst (or best) unrated items with at least ``min_engagement`` ratings."""
+    if direction not in ("worst", "best"):
+        raise ValueError(f"direction must be 'worst' or 'best', not {direction!r}")
+    cat = scorer.catalogue
+    scores = scorer.scores(history)
+    ok = np.isfinite(scores) & (cat.n_ratings >= min_engagement)
+    rated, found = cat.index_of([h[0] for h in history])
+    ok[rated[found]] = False
+    candidates = np.flatnonzero(ok)
+    if not len(candidates):
+        return []
+    key = scores[candidates] if direction == "worst" else -scores[candidates]
+    kk = min(k, len(candidates))
+    part = np.argpartition(key, kk - 1)[:kk] if kk < len(candidates) else np.arange(len(candidates))
+    # order by score, then by engagement (more ratings first), then by item id
+    chosen = candidates[part]
+    order = np.lexsort((cat.ids[chosen], -cat.n_ratings[chosen], key[part]))
+    picks = []
+    for rank, row in enumerate(chosen[order], start=1):
+        picks.append(Pick(
+            rank=rank,
+            parent_asin=str(cat.ids[row]),
+            title=cat.titles[row],
+            store=cat.stores[row],
+            price=None if np.isnan(cat.prices[row]) else float(cat.prices[row]),
+            predicted=round(float(scores[row]), 3),
+            mean_rating=round(float(cat.mean_rating[row]), 3),
+            n_ratings=int(cat.n_ratings[row]),
+            review_rating=float(cat.review_rating[row]),
+            review_title=cat.review_title[row],
+            review_excerpt=excerpt(cat.review_text[row]),
+            review_helpful_votes=int(cat.review_votes[row]),
+        ))
+    return picks
+
+
+def render_picks(picks: Sequence[Pick], direction: str) -> str:
+    """A readable list of picks for the terminal."""
+    if not picks:
+        return "No candidates: lower --min-engagement or rate fewer items."
+    lines = [f"{'Worst' if direction == 'worst' else 'Best'} picks:"]
+    for p in picks:
+        price = f"${p.price:,.2f}" if p.price is not None else "price n/a"
+        lines.append(f"{p.rank:>3}. {p.title or p.parent_asin} [{p.parent_asin}]")
+        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★ · "
+                     f"mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
+        if p.review_excerpt:
+            lines.append(f"     {p.review_rating:.0f}★ \"{p.review_title or ''}\": {p.review_excerpt}")
+    return "\n".join(lines)

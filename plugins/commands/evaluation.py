@@ -1,0 +1,120 @@
+"""``deepcart evaluate``: metrics of a model (or a recommender trained on the spot) on a split."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from deepcart import hookimpl
+
+DEFAULT_METRICS = ("rmse", "pearson", "map@10", "ndcg@10", "recall@10")
+
+
+def resolve_tag(data_tag: str, data_dir: Path | None) -> Path:
+    """The folder of an existing tag (clear error listing known tags otherwise)."""
+    from deepcart.datasets import read_manifest, tag_path
+
+    read_manifest(data_tag, data_dir)
+    return tag_path(data_tag, data_dir)
+
+
+def default_metrics(registry) -> tuple[str, ...]:
+    """The default metric list, limited to metrics that are installed."""
+    return tuple(m for m in DEFAULT_METRICS if m.partition("@")[0] in registry.names("metric"))
+
+
+@click.command("evaluate")
+@click.option("--data-tag", default="synthetic", show_default=True, help="Dataset tag to evaluate on.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding dataset tags (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="A model folder written by `deepcart train`.")
+@click.option("--recommender", help="Train this recommender on the split's train part instead of --model.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Recommender option (with --recommender). Repeatable.")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME[@K]",
+              help=f"Metric to compute, e.g. map@10, pearson. Repeatable. Default: {', '.join(DEFAULT_METRICS)}.")
+@click.option("--k", "default_k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Cut-off for ranking metrics given without @K.")
+@click.option("--direction", type=click.Choice(["best", "worst", "both"]), default="both", show_default=True,
+              help="best: relevant = check rating >= 4, ranked high to low; worst: rating <= 2, low to high.")
+@click.option("--split", "part", type=click.Choice(["val", "test"]), default="test", show_default=True)
+@click.option("--splitter", default="user-holdout", show_default=True, help="Splitter that makes the split.")
+@click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (and of training).")
+@click.option("--min-engagement", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Rank only items with at least this many ratings in train.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--save-rankings", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write each user's top-K (user_id, rank, parent_asin, score, direction) as Parquet.")
+@click.option("--save-predictions", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write predictions for check items (user_id, parent_asin, predicted, actual) as Parquet.")
+@click.option("--per-user", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write per-user metric values (user_id, metric, direction, value) as Parquet.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metrics, default_k, direction, part,
+                     splitter, split_option, seed, min_engagement, as_json, save_rankings, save_predictions,
+                     per_user, quiet) -> None:
+    """Evaluate a recommender on the validation or test users of a dataset tag.
+
+    Each held-out user is scored from their input ratings alone (fold-in) and judged on their check
+    ratings. Ranking metrics are reported in both directions: `best` (what they will like) and
+    `worst` (the worst products with non-trivial engagement). Candidates are the items a user has
+    not rated in their input; equal scores rank by item order. Definitions are in the README.
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    from deepcart.cli import registry_for
+    from deepcart.config import parse_options
+    from deepcart.evaluate import evaluate, load_part, parse_metric, per_user_columns, render_table, write_parquet
+    from deepcart.models import load_model, tag_manifest_sha256
+    from deepcart.ratings import ratings_from_parquet
+    from deepcart.splits import split_dataset
+
+    if bool(model_dir) == bool(recommender):
+        raise click.UsageError("give exactly one of --model DIR or --recommender NAME")
+    if options and not recommender:
+        raise click.UsageError("-o/--option configures --recommender; a saved model keeps its options")
+    registry = registry_for()
+    tag_dir = resolve_tag(data_tag, data_dir)
+    echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+    specs = [parse_metric(m, default_k, registry) for m in (metrics or default_metrics(registry))]
+    split = split_dataset(tag_dir, registry, splitter, parse_options(split_option), seed=seed, echo=echo)
+
+    train = ratings_from_parquet(split.part("train"))
+    if model_dir:
+        model, manifest = load_model(model_dir, registry, tag_sha256=tag_manifest_sha256(tag_dir))
+        label = f"{manifest['recommender']} ({model_dir})"
+    else:
+        model = registry.create("recommender", recommender, parse_options(options))
+        echo(f"Training {recommender} on {len(train):,} ratings ...")
+        model.fit(train, seed=seed)
+        label = recommender
+    item_ids = np.asarray(model.item_ids).astype(str)
+    counts_by_id = dict(zip(train.item_ids.tolist(), np.bincount(train.items, minlength=len(train.item_ids)).tolist()))
+    item_counts = np.array([counts_by_id.get(i, 0) for i in item_ids.tolist()])
+    tables = load_part(split, part, item_ids)
+    directions = ("best", "worst") if direction == "both" else (direction,)
+    with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
+              disable=quiet or not sys.stderr.isatty()) as bar:
+        report = evaluate(model, tables, specs, registry, directions=directions, min_engagement=min_engagement,
+                          item_counts=item_counts, save_rankings=save_rankings,
+                          save_predictions=save_predictions, progress=bar.update)
+    if per_user:
+        write_parquet(per_user, per_user_columns(report))
+    if as_json:
+        click.echo(json.dumps({"data_tag": data_tag, "split": part, "model": label, "users": report.n_users,
+                               "metrics": report.rows}, indent=2))
+    else:
+        click.echo(f"{label} on {data_tag} ({part}, {report.n_users:,} users)")
+        click.echo(render_table(report))
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    """Add ``evaluate``."""
+    cli.add_command(evaluate_command)

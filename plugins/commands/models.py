@@ -1,0 +1,329 @@
+"""``deepcart train``, ``deepcart recommend`` and ``deepcart run`` (the main job)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deepcart import hookimpl
+from deepcart.picks import DEFAULT_MIN_ENGAGEMENT
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding dataset tags (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
+
+
+def _echo(quiet: bool):
+    return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+
+
+def fit_recommender(registry, name: str, options: dict[str, Any], split, *, seed: int, echo) -> Any:
+    """Fit recommender ``name`` on a split's train part, early-stopping on its validation users."""
+    from deepcart.ratings import paired_ratings, ratings_from_parquet
+
+    model = registry.create("recommender", name, options)
+    train = ratings_from_parquet(split.part("train"))
+    kwargs: dict[str, Any] = {"seed": seed}
+    if "validation" in inspect.signature(model.fit).parameters:
+        kwargs["validation"] = paired_ratings(split.part("val_input"), split.part("val_check"), items=train.item_ids)
+    echo(f"Training {name} on {len(train):,} ratings by {train.shape[0]:,} users of {train.shape[1]:,} items ...")
+    started = time.perf_counter()
+    model.fit(train, **kwargs)
+    echo(f"Trained {name} in {time.perf_counter() - started:.1f} s.")
+    return model, train
+
+
+def evaluate_model(model, split, part: str, metric_names, registry, *, k: int = 10, min_engagement: int = 0,
+                   train=None, quiet: bool = True):
+    """Evaluate a fitted model on ``part`` of ``split``; returns the :class:`EvalReport`."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from deepcart.evaluate import evaluate, load_part, parse_metric
+
+    specs = [parse_metric(m, k, registry) for m in metric_names]
+    item_ids = np.asarray(model.item_ids).astype(str)
+    counts = None
+    if train is not None and min_engagement:
+        by_id = dict(zip(train.item_ids.tolist(), np.bincount(train.items, minlength=train.shape[1]).tolist()))
+        counts = np.array([by_id.get(i, 0) for i in item_ids.tolist()])
+    tables = load_part(split, part, item_ids)
+    with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
+              disable=quiet or not sys.stderr.isatty()) as bar:
+        return evaluate(model, tables, specs, registry, min_engagement=min_engagement, item_counts=counts,
+                        progress=bar.update)
+
+
+def _options(registry, recommender: str, pairs, epochs: int | None) -> dict[str, Any]:
+    from deepcart.config import parse_options
+
+    options: dict[str, Any] = parse_options(pairs)
+    if epochs is not None:
+        fields = getattr(registry.get("recommender", recommender).obj.Config, "model_fields", {})
+        if "epochs" not in fields:
+            raise click.UsageError(f"recommender {recommender!r} has no epochs; drop --epochs")
+        options["epochs"] = epochs
+    return options
+
+
+@click.command("train")
+@click.option("--data-tag", default="synthetic", show_default=True, help="Dataset tag to train on.")
+@DATA_DIR_OPTION
+@click.option("--recommender", required=True, help="Recommender to train (see `deepcart plugins`).")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="Recommender option. Repeatable.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Shortcut for -o epochs=N (neural models).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model folder to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of training.")
+@click.option("--force", is_flag=True, help="Replace an existing model folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def train_command(data_tag, data_dir, recommender, options, epochs, out, seed, force, quiet) -> None:
+    """Train a recommender on a dataset tag and save it as a model folder.
+
+    The tag is split by user (user-holdout, seeded); the model trains on the train users, early-stops
+    on the validation users where it supports that, and its validation metrics go into the model's
+    manifest.json with its config, the dataset tag and the hash of the tag's manifest.
+    """
+    from deepcart.cli import registry_for
+    from deepcart.models import save_model, tag_manifest_sha256
+    from deepcart.plugins.commands.evaluation import resolve_tag
+    from deepcart.splits import split_dataset
+
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} already exists; use --force to replace it")
+    registry = registry_for()
+    echo = _echo(quiet)
+    tag_dir = resolve_tag(data_tag, data_dir)
+    opts = _options(registry, recommender, options, epochs)
+    split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
+    model, train = fit_recommender(registry, recommender, opts, split, seed=seed, echo=echo)
+    metrics = ["rmse", "ndcg@10"] if "ndcg" in registry.names("metric") else ["rmse"]
+    report = evaluate_model(model, split, "val", metrics, registry, quiet=quiet)
+    summary = {f"{r['metric']}/{r['direction']}": r["value"] for r in report.rows}
+    save_model(model, out, recommender=recommender, data_tag=data_tag, tag_sha256=tag_manifest_sha256(tag_dir),
+               metrics={"val": summary}, force=force, extra={"split": split.manifest["splitter"], "seed": seed})
+    echo("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items()))
+    click.echo(f"Saved model to {out}")
+
+
+def read_ratings_file(path: Path) -> list[tuple[str, float]]:
+    """(parent_asin, rating) pairs from a JSONL file in the Amazon 2023 review format."""
+    from deepcart.errors import BadInputError
+
+    pairs = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(str(path), number, f"not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not record.get("parent_asin"):
+                raise BadInputError(str(path), number, "missing parent_asin")
+            rating = record.get("rating")
+            if not isinstance(rating, (int, float)) or not 1 <= rating <= 5:
+                raise BadInputError(str(path), number, f"rating {rating!r} is outside [1, 5]")
+            pairs.append((str(record["parent_asin"]), float(rating)))
+    return pairs
+
+
+def parse_rate(values) -> list[tuple[str, float]]:
+    """``ASIN:STARS`` pairs from --rate."""
+    pairs = []
+    for value in values:
+        asin, sep, stars = value.rpartition(":")
+        try:
+            rating = float(stars)
+        except ValueError:
+            rating = -1.0
+        if not sep or not asin or not 1 <= rating <= 5:
+            raise click.BadParameter(f"{value!r}: expected ASIN:STARS with STARS from 1 to 5", param_hint="--rate")
+        pairs.append((asin, rating))
+    return pairs
+
+
+@click.command("recommend")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Model folder written by `deepcart train` or `deepcart run`.")
+@click.option("--data-tag", help="Dataset tag for item details (default: the one the model was trained on).")
+@DATA_DIR_OPTION
+@click.option("--user", "user_id", help="Score an existing user of the dataset from all their ratings.")
+@click.option("--rate", "rates", multiple=True, metavar="ASIN:STARS", help="A rating of a new person. Repeatable.")
+@click.option("--ratings", "ratings_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A new person's ratings as JSONL in the Amazon 2023 review format.")
+@click.option("--direction", type=click.Choice(["worst", "best"]), default="worst", show_default=True)
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of picks.")
+@click.option("--min-engagement", type=click.IntRange(min=0), default=DEFAULT_MIN_ENGAGEMENT, show_default=True,
+              help="Only items with at least this many ratings in the dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_file, direction, k,
+                      min_engagement, as_json) -> None:
+    """Pick the worst (or best) products for a person, without retraining.
+
+    The person is an existing user (--user) or anyone described by ratings (--rate, --ratings);
+    the model folds their ratings in and ranks every unrated item with enough engagement.
+    """
+    import pyarrow.parquet as pq
+
+    from deepcart.cli import registry_for
+    from deepcart.datasets import INTERACTIONS, tag_path
+    from deepcart.models import load_model, read_model_manifest, tag_manifest_sha256
+    from deepcart.picks import CatalogueScorer, load_catalogue, pick, render_picks
+    from deepcart.plugins.commands.evaluation import resolve_tag
+
+    given = sum(bool(x) for x in (user_id, rates, ratings_file))
+    if given != 1:
+        raise click.UsageError("describe the person with exactly one of --user, --rate or --ratings")
+    manifest = read_model_manifest(model_dir)
+    data_tag = data_tag or manifest["dataset"].get("tag")
+    if not data_tag:
+        raise click.UsageError("the model does not name its dataset: pass --data-tag")
+    tag_dir = resolve_tag(data_tag, data_dir)
+    model, _ = load_model(model_dir, registry_for(), tag_sha256=tag_manifest_sha256(tag_dir))
+    if user_id:
+        table = pq.read_table(tag_path(data_tag, data_dir) / INTERACTIONS, columns=["user_id", "parent_asin", "rating"],
+                              filters=[("user_id", "=", user_id)])
+        if table.num_rows == 0:
+            raise click.ClickException(f"no user {user_id!r} in dataset {data_tag!r}")
+        history = list(zip(table.column("parent_asin").to_pylist(), table.column("rating").to_pylist()))
+    else:
+        history = parse_rate(rates) if rates else read_ratings_file(ratings_file)
+    catalogue = load_catalogue(tag_dir)
+    scorer = CatalogueScorer(model, catalogue)
+    known = set(map(str, model.item_ids))
+    unknown = [asin for asin, _ in history if asin not in known]
+    if unknown:
+        click.echo(f"deepcart: warning: ignored {len(unknown)} item(s) the model does not know: "
+                   f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}", err=True)
+    picks = pick(scorer, history, k=k, direction=direction, min_engagement=min_engagement)
+    if as_json:
+        click.echo(json.dumps({"direction": direction, "history": len(history), "picks": [p.to_json() for p in picks]},
+                              indent=2))
+    else:
+        click.echo(render_picks(picks, direction))
+
+
+@click.command("run")
+@click.option("--data-tag", help="Dataset tag (default: the embedded synthetic dataset, built on first use).")
+@DATA_DIR_OPTION
+@click.option("--recommender", "recommenders", multiple=True, metavar="NAME",
+              help="Recommender(s) to compare. Repeatable. Default: autoencoder.")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME[@K]", help="Metric(s). Repeatable.")
+@click.option("-o", "--option", "options", multiple=True, metavar="NAME.KEY=VALUE or KEY=VALUE",
+              help="Recommender option; prefix with the recommender's name when comparing several.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs for neural recommenders.")
+@click.option("--k", "default_k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--min-engagement", type=click.IntRange(min=0), default=DEFAULT_MIN_ENGAGEMENT, show_default=True,
+              help="Engagement rule of the sample worst picks.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to save the trained models (default: <data dir>/models).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, default_k, seed, min_engagement,
+                models_dir, as_json, quiet) -> None:
+    """The main job: build -> split -> train -> evaluate, then worst picks for a test user.
+
+    With no --data-tag it uses the embedded default (a synthetic Electronics-like dataset, generated
+    and built on first use). Several --recommender / --metric flags give a comparison table. Each
+    trained model is saved under <data dir>/models/<tag>/ (a new folder per run).
+    """
+    import numpy as np
+
+    from deepcart.cli import registry_for
+    from deepcart.datasets import default_data_dir, tag_path
+    from deepcart.models import save_model, tag_manifest_sha256
+    from deepcart.picks import CatalogueScorer, load_catalogue, pick, render_picks
+    from deepcart.plugins.commands.datasets import DEFAULT_TAG, ensure_default_tag
+    from deepcart.plugins.commands.evaluation import default_metrics, resolve_tag
+    from deepcart.ratings import ratings_from_parquet
+    from deepcart.splits import split_dataset
+
+    registry = registry_for()
+    echo = _echo(quiet)
+    data_dir = data_dir or default_data_dir()
+    recommenders = recommenders or ("autoencoder",)
+    for name in recommenders:
+        registry.get("recommender", name)  # unknown names fail before any work
+    metric_names = metrics or default_metrics(registry)
+    if not data_tag:
+        data_tag = DEFAULT_TAG
+        if not tag_path(data_tag, data_dir).exists():
+            ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty())
+    tag_dir = resolve_tag(data_tag, data_dir)
+    split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
+    per_model: dict[str, Any] = {}
+    last_model = None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in recommenders:
+        prefixed = [o.split(".", 1)[1] for o in options if o.split("=", 1)[0].startswith(name + ".")]
+        plain = [o for o in options if "." not in o.split("=", 1)[0]]
+        fields = getattr(registry.get("recommender", name).obj.Config, "model_fields", {})
+        opts = _options(registry, name, [o for o in plain if o.split("=", 1)[0].strip().replace("-", "_") in fields]
+                        + prefixed, epochs if "epochs" in fields else None)
+        model, train = fit_recommender(registry, name, opts, split, seed=seed, echo=echo)
+        report = evaluate_model(model, split, "test", metric_names, registry, k=default_k, quiet=quiet)
+        per_model[name] = report
+        out = (models_dir or data_dir / "models") / data_tag / f"{name}-{stamp}"
+        save_model(model, out, recommender=name, data_tag=data_tag, tag_sha256=tag_manifest_sha256(tag_dir),
+                   metrics={"test": {f"{r['metric']}/{r['direction']}": r["value"] for r in report.rows}},
+                   extra={"seed": seed})
+        echo(f"Saved {name} to {out}")
+        last_model = (name, model, out)
+
+    rows = _comparison(per_model)
+    user, picks = None, []
+    if last_model is not None:
+        name, model, _ = last_model
+        test_users = np.unique(np.asarray(
+            ratings_from_parquet(split.part("test_input")).user_ids))
+        if len(test_users):
+            user = str(test_users[0])
+            inputs = ratings_from_parquet(split.part("test_input"))
+            history = inputs.user_history(user)
+            picks = pick(CatalogueScorer(model, load_catalogue(tag_dir)), history, k=5, direction="worst",
+                         min_engagement=min_engagement)
+    if as_json:
+        click.echo(json.dumps({"data_tag": data_tag, "recommenders": list(recommenders), "metrics": rows,
+                               "sample_user": user, "worst_picks": [p.to_json() for p in picks]}, indent=2))
+        return
+    click.echo(f"Test users of {data_tag!r}: {split.manifest['users']['test']:,}")
+    click.echo(render_comparison(rows, list(recommenders)))
+    if user:
+        click.echo(f"\nSample: worst picks for test user {user} by {last_model[0]} "
+                   f"(items with >= {min_engagement} ratings)")
+        click.echo(render_picks(picks, "worst"))
+
+
+def _comparison(per_model: dict[str, Any]) -> list[dict[str, Any]]:
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, report in per_model.items():
+        for r in report.rows:
+            row = table.setdefault((r["metric"], r["direction"]), {"metric": r["metric"], "direction": r["direction"],
+                                                                   "higher_is_better": r["higher_is_better"]})
+            row[name] = r["value"]
+    return list(table.values())
+
+
+def render_comparison(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """The comparison table: one row per metric and direction, one column per recommender."""
+    header = ["metric", "direction", *names]
+    body = [[r["metric"], r["direction"], *(f"{r[n]:.4f}" if n in r else "-" for n in names)] for r in rows]
+    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(widths[i]) if i < 2 else str(c).rjust(widths[i]) for i, c in enumerate(line))
+             for line in [header, *body]]
+    return "\n".join(lines)
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    """Add ``train``, ``recommend`` and ``run``."""
+    cli.add_command(train_command)
+    cli.add_command(recommend_command)
+    cli.add_command(run_command)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,9 @@ def plugin_site(tmp_path_factory) -> Path:
     (hello / "deepcart_hello.py").write_text(examples["deepcart_hello.py"])
     site = root / "site"
     pip_install(hello, site)
-    pip_install(FIXTURES / "broken_plugin", site)
+    # Copy first: setuptools builds in the source folder and would litter the repository.
+    broken = shutil.copytree(FIXTURES / "broken_plugin", root / "broken_plugin")
+    pip_install(broken, site)
     return site
 
 

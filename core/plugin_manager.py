@@ -49,6 +49,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.filters.subsample",
     "deepcart.plugins.filters.kcore",
     "deepcart.plugins.metrics.error_metrics",
+    "deepcart.plugins.metrics.correlation",
+    "deepcart.plugins.metrics.ranking",
     "deepcart.plugins.recommenders.naive",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",

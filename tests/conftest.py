@@ -1,4 +1,4 @@
-"""Shared fixtures: deepcart's own testing plugin plus paths to the real data slices."""
+"""Shared fixtures: deepcart's own testing plugin, the real data slices, a small synthetic tag."""
 
 from pathlib import Path
 
@@ -16,3 +16,22 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real data slices not found at {REAL_DATA}")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def synthetic_tag(tmp_path_factory) -> tuple[Path, str]:
+    """A data folder holding tag ``small``: 30,000 synthetic reviews, 5-core. Returns (data_dir, tag)."""
+    from click.testing import CliRunner
+
+    from deepcart.cli import cli
+
+    root = tmp_path_factory.mktemp("synthetic")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["synth", "--reviews", "30000", "--seed", "1", "--out", str(root / "src"), "-q"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["build", "--data-dir", str(root / "data"), "--tag", "small", "-q", "--k-core", "5",
+                                 "--reviews-file", str(root / "src" / "Synthetic_Electronics.jsonl.gz"),
+                                 "--items-file", str(root / "src" / "meta_Synthetic_Electronics.jsonl.gz")],
+                           env={"DEEPCART_LOAD_PLUGINS": ""})
+    assert result.exit_code == 0, result.output
+    return root / "data", "small"

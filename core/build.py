@@ -118,7 +118,7 @@ def table_counts(con, table: str = "interactions") -> dict[str, int]:
     """Users, items and ratings of a table with ``user_id`` and ``parent_asin``."""
     users, items, ratings = con.execute(
         f"SELECT count(DISTINCT user_id), count(DISTINCT parent_asin), count(*) FROM {table}"
-    ).fetchone()
+    ).fetchall()[0]  # fetchall: DuckDB 2 keeps a fetchone() result open, blocking later register()
     return {"users": users, "items": items, "ratings": ratings}
 
 

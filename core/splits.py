@@ -103,17 +103,17 @@ def split_dataset(
         )
         instance.split(con, seed=seed)
         missing = [p for p in PARTS if not con.execute(
-            f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{p}'").fetchone()[0]]
+            f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{p}'").fetchall()[0][0]]
         if missing:
             raise DeepcartError(f"splitter {splitter!r} did not create {', '.join(missing)}")
         dropped = {}
         for part in PARTS[1:]:
-            before = con.execute(f"SELECT count(*) FROM {part}").fetchone()[0]
+            before = con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
             con.execute(f"DELETE FROM {part} WHERE parent_asin NOT IN (SELECT DISTINCT parent_asin FROM train)")
-            dropped[part] = before - con.execute(f"SELECT count(*) FROM {part}").fetchone()[0]
+            dropped[part] = before - con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
         counts = {}
         for part in PARTS:
-            users, ratings = con.execute(f"SELECT count(DISTINCT user_id), count(*) FROM {part}").fetchone()
+            users, ratings = con.execute(f"SELECT count(DISTINCT user_id), count(*) FROM {part}").fetchall()[0]
             counts[part] = {"users": users, "ratings": ratings}
             con.execute(
                 f"COPY (SELECT * FROM {part} ORDER BY user_id, timestamp, parent_asin) "
@@ -122,7 +122,7 @@ def split_dataset(
         users = {
             part: con.execute(
                 f"SELECT count(*) FROM (SELECT user_id FROM {part}_input UNION SELECT user_id FROM {part}_check)"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             for part in ("val", "test")
         }
         con.close()

@@ -79,7 +79,7 @@ def test_all_beauty_5core_is_a_fixed_point(real_data, tmp_path):
     assert result.exit_code == 0, result.output
     manifest, _, _ = read_tag(tmp_path / "beauty")
     assert manifest["counts"] == {"users": 253, "items": 356, "ratings": 2535}
-    assert manifest["filters"][0]["step"] == "k-core"
+    assert manifest["filters"][0]["step"] == "min-interactions"
     assert manifest["filters"][0]["dropped_ratings"] == 0
     assert manifest["loader"]["name"] == "amazon2023-csv"
 
@@ -120,12 +120,12 @@ def test_existing_tag_needs_force(real_data, tmp_path):
     args = ["--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"), "--tag", "t"]
     assert build(tmp_path, *args).exit_code == 0
     before = (tmp_path / "t" / "manifest.json").read_text()
-    again = build(tmp_path, *args, "--k-core", "6")
+    again = build(tmp_path, *args, "--min-interactions", "6")
     assert again.exit_code != 0 and "already exists" in again.output and "--force" in again.output
     assert (tmp_path / "t" / "manifest.json").read_text() == before
-    forced = build(tmp_path, *args, "--k-core", "6", "--force")
+    forced = build(tmp_path, *args, "--min-interactions", "6", "--force")
     assert forced.exit_code == 0, forced.output
-    assert json.loads((tmp_path / "t" / "manifest.json").read_text())["filters"][0]["step"] == "k-core"
+    assert json.loads((tmp_path / "t" / "manifest.json").read_text())["filters"][0]["step"] == "min-interactions"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
 
 

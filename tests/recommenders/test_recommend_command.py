@@ -1,0 +1,85 @@
+"""`deepcart recommend` and `deepcart run` on a small synthetic tag."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from deepcart.cli import cli
+
+ENV = {"DEEPCART_LOAD_PLUGINS": ""}
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), env=ENV)
+
+
+@pytest.fixture(scope="module")
+def naive_model(synthetic_tag, tmp_path_factory):
+    data_dir, tag = synthetic_tag
+    out = tmp_path_factory.mktemp("models") / "naive"
+    result = invoke("train", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                    "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def popular_items(data_dir, tag, n=3):
+    table = pq.read_table(data_dir / tag / "interactions.parquet", columns=["parent_asin"])
+    counts = table.column("parent_asin").value_counts().to_pylist()
+    return [c["values"] for c in sorted(counts, key=lambda c: -c["counts"])[:n]]
+
+
+def test_recommend_worst_and_best_json(synthetic_tag, naive_model):
+    data_dir, tag = synthetic_tag
+    rated = popular_items(data_dir, tag)
+    args = ["recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--json", "--k", "5",
+            "--min-engagement", "10", *sum((["--rate", f"{a}:1"] for a in rated), [])]
+    worst = json.loads(invoke(*args).output)
+    best = json.loads(invoke(*args, "--direction", "best").output)
+    assert len(worst["picks"]) == 5 and len(best["picks"]) == 5
+    w, b = [p["predicted"] for p in worst["picks"]], [p["predicted"] for p in best["picks"]]
+    assert w == sorted(w) and b == sorted(b, reverse=True) and max(w) < min(b)
+    for p in worst["picks"]:
+        assert p["n_ratings"] >= 10 and p["parent_asin"] not in rated
+        assert set(p) >= {"title", "store", "price", "predicted", "mean_rating", "n_ratings", "review_excerpt"}
+    # The most damning review is a real low-star review of that item.
+    assert worst["picks"][0]["review_rating"] <= 2
+
+
+def test_recommend_from_file_user_and_errors(synthetic_tag, naive_model, tmp_path):
+    data_dir, tag = synthetic_tag
+    rated = popular_items(data_dir, tag, 2)
+    ratings = tmp_path / "me.jsonl"
+    ratings.write_text("".join(json.dumps({"rating": 2.0, "parent_asin": a, "user_id": "ME"}) + "\n" for a in rated))
+    ok = invoke("recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--ratings", str(ratings))
+    assert ok.exit_code == 0 and "Worst picks:" in ok.output
+    user = pq.read_table(data_dir / tag / "interactions.parquet", columns=["user_id"]).column("user_id")[0].as_py()
+    assert invoke("recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--user", user).exit_code == 0
+    nobody = invoke("recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--user", "NOBODY")
+    assert nobody.exit_code != 0 and "no user 'NOBODY'" in nobody.output
+    bad = invoke("recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--rate", "B000:9")
+    assert bad.exit_code != 0 and "ASIN:STARS" in bad.output
+    ratings.write_text('{"rating": 2.0, "parent_asin": "X"}\nnot json\n')
+    broken = invoke("recommend", "--model", str(naive_model), "--data-dir", str(data_dir), "--ratings", str(ratings))
+    assert broken.exit_code != 0 and "me.jsonl, line 2" in broken.output
+    unknown = CliRunner().invoke(cli, ["recommend", "--model", str(naive_model), "--data-dir", str(data_dir),
+                                       "--rate", "NOT-AN-ITEM:1"], env=ENV)
+    assert unknown.exit_code == 0 and "does not know: NOT-AN-ITEM" in unknown.output
+
+
+def test_run_compares_and_saves(synthetic_tag, tmp_path):
+    data_dir, tag = synthetic_tag
+    result = invoke("run", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                    "--metric", "rmse", "--metric", "ndcg@10", "--models-dir", str(tmp_path), "--json", "-q",
+                    "--min-engagement", "5")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {(m["metric"], m["direction"]) for m in report["metrics"]} == {("rmse", "-"), ("ndcg@10", "best"),
+                                                                        ("ndcg@10", "worst")}
+    assert report["worst_picks"] and report["sample_user"]
+    saved = list((tmp_path / tag).iterdir())
+    assert len(saved) == 1 and (saved[0] / "manifest.json").is_file()

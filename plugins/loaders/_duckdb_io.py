@@ -1,0 +1,664 @@
+"""Line-level reading of text inputs through DuckDB, with true line numbers and reject handling.
+
+DuckDB's JSON reader has no reject table and reports no line numbers, and a pandas round trip is
+far too slow for the 43.9M-line Electronics file. So the loaders read every input as raw text
+lines and do the rest in SQL:
+
+1. :func:`sniff` looks at the first megabyte in Python: compression (by magic bytes, not by file
+   name), an empty file, and whether the file is the right format at all (a CSV or binary file
+   given to the JSON loader is one clear error, not a million rejected lines).
+2. DuckDB's CSV reader reads the lines (:func:`lines_sql`: a delimiter that cannot occur in valid
+   JSON, no quoting; ``new_line='\\r\\n'`` with ``strict_mode=false`` treats ``\\n`` and ``\\r\\n``
+   alike), and ``row_number() OVER ()`` numbers them. With ``preserve_insertion_order`` on, the
+   streaming window sees the rows in file order, so the number is the file's 1-based line number,
+   blank lines included.
+3. The loader's SQL parses each line once (``from_json``), names the first problem of each line in
+   one ``CASE`` expression whose first branch is a cheap all-good test, and derives the typed
+   columns. Good and bad lines go to a TEMP staging table (it spills to ``temp_directory``, and
+   no text is compressed twice). ``from_json`` throws on a malformed line; only then is the file
+   read again with ``try(from_json(...))``, which costs a quarter more on every line.
+4. With ``on_bad_records="fail"`` the query itself calls ``error()`` on the first bad line, so a
+   bad line 5 of a 22 GB file fails in seconds. With ``"skip"`` the bad lines stay in the staging
+   table (``problem`` set, ``raw`` capped) and are returned as :class:`deepcart.reports.Rejected`.
+
+Failures below the SQL level are translated too: invalid UTF-8 or an over-long line (DuckDB's CSV
+reader names the line; in skip mode the file is re-read with DuckDB's reject table and the line
+numbers of the kept rows are corrected), a truncated or corrupt gzip stream (the complete lines are
+counted, and in skip mode copied out and loaded), an empty file.
+
+Only the standard library is imported at module level; DuckDB comes in with the connection.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from deepcart.errors import BadInputError
+from deepcart.reports import IngestReport, Rejected
+
+if TYPE_CHECKING:
+    import duckdb
+
+OnBad = Literal["fail", "skip"]
+
+#: Longest raw line text kept in a :class:`Rejected` record.
+MAX_RAW_CHARS = 2_000
+#: Longest line DuckDB's reader accepts; a longer one is a bad record, not a crash.
+MAX_LINE_BYTES = 16 * 2**20
+#: How much of a file :func:`sniff` decompresses to judge it.
+SNIFF_BYTES = 2**20
+#: Rejected lines kept (with their raw text, up to 2,000 characters each: at most ~200 MB);
+#: beyond this they are only counted, in a note.
+MAX_REJECTS_KEPT = 100_000
+
+#: Unix milliseconds accepted as review times: 1990-01-01 <= t < 2100-01-01. A value outside is
+#: most likely seconds (the 2014/2018 formats) and would silently turn into January 1970.
+MIN_MS, MAX_MS = 631_152_000_000, 4_102_444_800_000
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BAD_LINE_MARK = "deepcart-bad-line"
+_BAD_LINE_RE = re.compile(_BAD_LINE_MARK + r" (\d+): (.*?)(?:\n|$)", re.S)
+_CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def sql_str(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sniffing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sniffed:
+    """What the first megabyte of a file says about it."""
+
+    compression: Literal["gzip", "none"]
+    head: bytes  # decompressed start of the file, cut at the last complete line when possible
+    readable: bool  # False when decompressing already failed inside the head
+
+    @property
+    def empty(self) -> bool:
+        """No data at all, or only blank lines."""
+        return self.readable and not self.head.strip()
+
+    def head_lines(self, limit: int = 50) -> list[tuple[int, bytes]]:
+        """The first ``limit`` non-blank lines with their 1-based line numbers."""
+        out = []
+        for number, line in enumerate(self.head.split(b"\n"), start=1):
+            if line.strip():
+                out.append((number, line.rstrip(b"\r")))
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def sniff(path: Path) -> Sniffed:
+    """Compression and the start of ``path`` (decompressed), read in Python."""
+    with open(path, "rb") as fh:
+        start = fh.read(SNIFF_BYTES)
+    if not start.startswith(_GZIP_MAGIC):
+        head = start
+        cut = head.rfind(b"\n")
+        if cut >= 0 and len(start) == SNIFF_BYTES:
+            head = head[: cut + 1]
+        return Sniffed("none", head, True)
+    out = bytearray()
+    readable = True
+    try:
+        for chunk in _gunzip_chunks(path):
+            out += chunk
+            if len(out) >= SNIFF_BYTES:
+                break
+    except _GzipDamage:
+        readable = bool(out)
+    head = bytes(out)
+    cut = head.rfind(b"\n")
+    if cut >= 0 and len(head) >= SNIFF_BYTES:
+        head = head[: cut + 1]
+    return Sniffed("gzip", head, readable)
+
+
+def describe_non_text(line: bytes) -> str | None:
+    """``"binary data"`` when ``line`` is not UTF-8 text; else None."""
+    if b"\x00" in line:
+        return "binary data"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data (not UTF-8 text)"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# gzip damage: count the complete lines, copy them out
+# ---------------------------------------------------------------------------------------------
+
+
+class _GzipDamage(Exception):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind  # "truncated" or "corrupt"
+
+
+def _gunzip_chunks(path: Path, block: int = 2**20) -> Iterator[bytes]:
+    """Decompressed chunks of a (possibly multi-member) gzip file.
+
+    Raises :class:`_GzipDamage` after the last decompressible chunk when the stream ends early or
+    is corrupt. zlib is used directly (not :mod:`gzip`) so that every decompressible byte comes out.
+    """
+    dec = zlib.decompressobj(31)
+    in_member = False
+    with open(path, "rb") as fh:
+        while True:
+            data = fh.read(block)
+            if not data:
+                break
+            while data:
+                if not in_member and not data.strip(b"\x00"):
+                    data = b""  # zero padding after the last member
+                    break
+                in_member = True
+                try:
+                    chunk = dec.decompress(data)
+                except zlib.error:
+                    raise _GzipDamage("corrupt") from None
+                if chunk:
+                    yield chunk
+                if dec.eof:
+                    data = dec.unused_data
+                    dec = zlib.decompressobj(31)
+                    in_member = False
+                else:
+                    data = b""
+    if in_member:
+        tail = dec.flush()
+        if tail:
+            yield tail
+        raise _GzipDamage("truncated")
+
+
+def salvage_gzip(path: Path, dest: Path | None) -> tuple[int, bytes, str]:
+    """Count (and, with ``dest``, copy) the complete lines of a damaged gzip file.
+
+    :return: ``(complete lines, the partial line after them, "truncated" or "corrupt")``;
+        the kind is ``""`` when the stream turns out to be intact.
+    """
+    lines, tail, kind = 0, b"", ""
+    out = open(dest, "wb") if dest is not None else None
+    try:
+        try:
+            for chunk in _gunzip_chunks(path):
+                data = tail + chunk
+                cut = data.rfind(b"\n") + 1
+                lines += data.count(b"\n", 0, cut)
+                if out is not None:
+                    out.write(data[:cut])
+                tail = data[cut:]
+        except _GzipDamage as damage:
+            kind = damage.kind
+        if not kind and tail and out is not None:
+            out.write(tail)  # intact stream without a final newline
+    finally:
+        if out is not None:
+            out.close()
+    return lines, tail, kind
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def lines_sql(path: Path, compression: str, *, rejects: str | None = None) -> str:
+    """A DuckDB table expression with one VARCHAR column ``line`` per line of ``path``.
+
+    Chr(1) cannot occur in valid JSON (control characters must be escaped inside strings) nor in
+    the benchmark CSVs; quoting and escaping are off, so a line comes back exactly as written
+    (minus the line break). Blank lines come back as NULL rows, which keeps the numbering true.
+    With ``rejects`` (a table name), undecodable or over-long lines are skipped and recorded there.
+    """
+    options = [
+        "columns={'line': 'VARCHAR'}", "delim=chr(1)", "quote=''", "escape=''", "header=false",
+        "auto_detect=false", "strict_mode=false", r"new_line='\r\n'",
+        f"compression={sql_str('gzip' if compression == 'gzip' else 'none')}",
+        f"max_line_size={MAX_LINE_BYTES}", f"buffer_size={2 * MAX_LINE_BYTES}",
+    ]
+    if rejects:
+        options += ["ignore_errors=true", "store_rejects=true", f"rejects_table={sql_str(rejects)}",
+                    f"rejects_scan={sql_str(rejects + '_scan')}"]
+    return f"read_csv({sql_str(str(path))}, {', '.join(options)})"
+
+
+def quoted_sql(expr: str, width: int = 60) -> str:
+    """SQL for ``'value'`` in a message (cut to ``width`` characters)."""
+    return f"'''' || left({expr}, {width}) || ''''"
+
+
+def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str,
+                     ts_num: str) -> str:
+    """``WHEN ... THEN 'message'`` clauses shared by the loaders.
+
+    ``user``, ``item``, ``rating``, ``ts`` are SQL expressions for the raw text of each field
+    (NULL when absent); ``rating_num`` and ``ts_num`` their ``TRY_CAST(... AS DOUBLE)``. The first
+    failing check names the line's problem.
+    """
+    return f"""
+        WHEN coalesce(trim({user}), '') = '' THEN 'missing user_id'
+        WHEN coalesce(trim({item}), '') = '' THEN 'missing parent_asin'
+        WHEN coalesce(trim({rating}), '') = '' THEN 'missing rating'
+        WHEN {rating_num} IS NULL THEN 'rating ' || {quoted_sql(rating)} || ' is not a number'
+        WHEN NOT ({rating_num} BETWEEN 1 AND 5)
+            THEN 'rating ' || trim({rating}) || ' is outside [1, 5]'
+        WHEN coalesce(trim({ts}), '') = '' THEN 'missing timestamp'
+        WHEN {ts_num} IS NULL THEN 'timestamp ' || {quoted_sql(ts)} || ' is not a number'
+        WHEN NOT ({ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}) THEN 'timestamp ' || trim({ts})
+            || ' is not a time in Unix milliseconds between 1990 and 2100 (seconds?)'
+    """
+
+
+def values_ok_sql(user: str, item: str, rating_num: str, ts_num: str) -> str:
+    """A cheap predicate that implies :func:`value_checks_sql` finds nothing (the common case).
+
+    ``ascii(x) > 32``: non-empty and not starting with a blank, so ``trim`` is not needed.
+    """
+    return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND {rating_num} BETWEEN 1 AND 5 "
+            f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}")
+
+
+def timestamp_sql(ts_num: str) -> str:
+    """TIMESTAMP from Unix milliseconds (a DOUBLE already checked by the problem CASE)."""
+    return f"epoch_ms(CAST(round({ts_num}) AS BIGINT))"
+
+
+def br_sql(expr: str) -> str:
+    """SQL turning ``<br />``, ``<br/>``, ``<br>`` (any case) into a newline; step 1 of cleaning.
+
+    Plain ``replace`` handles the spellings the data uses; the regular expression runs only on
+    the rare rows where some other ``<br`` remains (``<BR>``, ``<br  />``).
+    """
+    plain = expr
+    for tag in ("<br />", "<br/>", "<br>"):
+        plain = f"replace({plain}, '{tag}', chr(10))"
+    rest = (f"CASE WHEN regexp_matches({plain}, '<[bB][rR]') THEN regexp_replace({plain}, "
+            f"'<br\\s*/?>', chr(10), 'gi') ELSE {plain} END")
+    return f"CASE WHEN contains({expr}, '<') THEN {rest} ELSE {expr} END"
+
+
+def entities_sql(expr: str) -> str:
+    """SQL decoding HTML entities, vectorised; step 2 of cleaning (after :func:`br_sql`).
+
+    Named entities first, then numeric ones (``&#34;``, ``&#x27;``: split on ``&#`` and decode each
+    piece's leading number with ``chr``), ``&amp;`` last so that ``&amp;lt;`` becomes ``&lt;`` as
+    with :func:`html.unescape`. Rows without ``&`` skip all of it; unknown entities and code
+    points that are not characters stay as written. No subqueries: plain scalar SQL.
+    """
+    named = expr
+    for entity, char in (("&quot;", '"'), ("&lt;", "<"), ("&gt;", ">"), ("&apos;", "''"),
+                         ("&nbsp;", "\u00a0")):
+        named = f"replace({named}, '{entity}', '{char}')"
+    number = "split_part(p, ';', 1)"
+    code = (f"CASE WHEN regexp_matches(p, '^[0-9]{{1,7}};') THEN TRY_CAST({number} AS INTEGER) "
+            f"WHEN regexp_matches(p, '^[xX][0-9a-fA-F]{{1,6}};') "
+            f"THEN TRY_CAST('0x' || substr({number}, 2) AS INTEGER) END")
+    char = (f"CASE WHEN ({code}) BETWEEN 1 AND 1114111 AND NOT ({code}) BETWEEN 55296 AND 57343 "
+            f"THEN chr({code}) || substr(p, strpos(p, ';') + 1) END")
+    piece = f"CASE WHEN i = 1 THEN p ELSE coalesce({char}, '&#' || p) END"
+    numeric = (f"CASE WHEN contains({expr}, '&#') THEN array_to_string(list_transform("
+               f"string_split({named}, '&#'), lambda p, i: {piece}), '') ELSE {named} END")
+    return f"CASE WHEN contains({expr}, '&') THEN replace({numeric}, '&amp;', '&') ELSE {expr} END"
+
+
+def clean_html_sql(expr: str) -> str:
+    """Both cleaning steps in one expression (``expr`` is repeated: use it on column names, or
+    apply :func:`br_sql` and :func:`entities_sql` in two nested SELECTs for big tables)."""
+    return entities_sql(f"({br_sql(expr)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Staging
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def insertion_order_kept(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``preserve_insertion_order`` on while inside, so ``row_number() OVER ()`` is file order.
+
+    The setting is global to the database: a loader staging files from several connections at
+    once wraps all of them in one of these; nested uses leave the setting alone.
+    """
+    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    if old:
+        yield
+        return
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
+@dataclass
+class StageSpec:
+    """How one loader turns the lines of one kind of file into staged rows.
+
+    :ivar table: the TEMP staging table.
+    :ivar columns: DDL of the typed columns, e.g. ``"user_id VARCHAR, rating DOUBLE"``.
+    :ivar parse: select-list items computed from ``line`` once (e.g. ``from_json(...) AS j``).
+    :ivar safe_parse: the same, never throwing (``try(from_json(...)) AS j``); used only when
+        ``parse`` threw an error whose message holds one of ``parse_errors``. (``try`` costs a
+        quarter of the parse time even when nothing fails, so good files never pay it.)
+    :ivar derive: select-list items computed once from the ``parse`` names (e.g. a TRY_CAST used
+        both by the checks and by ``values``).
+    :ivar ok: a cheap predicate (on ``line`` and the ``parse``/``derive`` names) that holds for a
+        good line; it runs on every line, in the thread that also decompresses a ``.gz`` file.
+    :ivar problem: SQL naming the problem of a line where ``ok`` does not hold (NULL if none).
+    :ivar values: select list of the typed columns, in ``columns`` order; it may also use
+        ``problem`` (the values of bad lines are never used).
+    :ivar ignore: SQL predicate for lines dropped silently (a CSV header), on the ``parse`` names
+        and ``line_no``; None for none.
+    :ivar check_head: Python check of a file's first lines; returns ``(line, problem)`` when the
+        whole file is the wrong format (raised in both modes), else None.
+    :ivar fast_reader: optional table function that yields the ``parse`` struct ``j`` directly,
+        ``@path@`` and ``@compression@`` to be filled in (DuckDB's JSON reader: 40% less work
+        than lines + ``from_json``). It numbers records, not lines, and cannot name problems, so
+        it is only trusted when every record passes ``fast_ok``; anything else (a failing
+        record, an error) sends the file down the line path, which finds the true lines.
+    :ivar fast_ok: ``ok`` for the ``fast_reader`` rows (no ``line`` there).
+    """
+
+    table: str
+    columns: str
+    parse: str
+    ok: str
+    problem: str
+    values: str
+    derive: str = ""
+    ignore: str | None = None
+    safe_parse: str | None = None
+    parse_errors: tuple[str, ...] = ()
+    check_head: Callable[[Sniffed], tuple[int, str] | None] | None = None
+    fast_reader: str | None = None
+    fast_ok: str | None = None
+
+
+class LineStager:
+    """Stages files into TEMP tables and applies the ``on_bad_records`` policy."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, on_bad_records: OnBad, report: IngestReport):
+        if on_bad_records not in ("fail", "skip"):
+            raise ValueError(f"on_bad_records must be 'fail' or 'skip', not {on_bad_records!r}")
+        self.con, self.on_bad, self.report = con, on_bad_records, report
+        self._scratch: Path | None = None
+        self._rejects_dropped = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def create(self, spec: StageSpec) -> None:
+        """(Re)create the staging table of ``spec``."""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {spec.table} (file_no INTEGER, line_no BIGINT, "
+            f"{spec.columns}, problem VARCHAR, raw VARCHAR)"
+        )
+
+    def close(self, *tables: str) -> None:
+        """Drop staging tables and scratch files."""
+        for table in tables:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        if self._rejects_dropped:
+            self.report.notes.append(
+                f"{self._rejects_dropped:,} more rejected lines were not listed "
+                f"(only the first {MAX_REJECTS_KEPT:,} are kept)"
+            )
+            self._rejects_dropped = 0
+
+    # -- one file ----------------------------------------------------------------------------
+
+    def stage(self, spec: StageSpec, file_no: int, path: Path) -> int:
+        """Stage every line of ``path``; return the number of (non-blank, non-ignored) lines."""
+        path = Path(path)
+        label = str(path)
+        if not path.is_file():
+            raise BadInputError(label, None, "the file does not exist" if not path.exists()
+                                else "not a regular file")
+        sniffed = sniff(path)
+        if sniffed.empty:
+            return self._bad_file(label, "the file is empty")
+        if sniffed.readable and spec.check_head is not None:
+            wrong = spec.check_head(sniffed)
+            if wrong is not None:  # the wrong format altogether: an error in both modes
+                raise BadInputError(label, wrong[0], wrong[1])
+        if not sniffed.readable:
+            return self._damaged_gzip(spec, file_no, path)
+        return self._stage_source(spec, file_no, path, sniffed.compression, label)
+
+    def _stage_source(self, spec: StageSpec, file_no: int, source: Path, compression: str,
+                      label: str) -> int:
+        if spec.fast_reader is not None:
+            staged = self._fast_insert(spec, file_no, source, compression)
+            if isinstance(staged, int):
+                return staged
+            if staged is not None and compression == "gzip" and _is_gzip_error(str(staged)):
+                return self._damaged_gzip(spec, file_no, source, label=label)
+        try:
+            return self._insert(spec, file_no, source, compression, label, rejects=None)
+        except BadInputError:
+            raise
+        except Exception as exc:  # duckdb.Error; its module is not imported at top level
+            if type(exc).__name__ not in ("IOException", "InvalidInputException"):
+                raise  # out of memory, interrupted, a bug: not a property of the input
+            message = str(exc)
+            if compression == "gzip" and _is_gzip_error(message):
+                return self._damaged_gzip(spec, file_no, source, label=label)
+            csv_line = _CSV_LINE_RE.search(message)
+            if csv_line is not None and "CSV Error" in message:
+                problem = _csv_problem(message)
+                if self.on_bad == "fail":
+                    raise BadInputError(label, int(csv_line.group(1)), problem) from None
+                return self._insert(spec, file_no, source, compression, label,
+                                    rejects="_deepcart_csv_rejects")
+            raise BadInputError(label, None, f"cannot be read: {_first_line(message)}") from None
+
+    def _insert(self, spec: StageSpec, file_no: int, source: Path, compression: str, label: str,
+                *, rejects: str | None) -> int:
+        """The staging INSERT of one file; in fail mode the first bad line aborts it.
+
+        The strict ``parse`` runs first; only when it throws (a malformed line somewhere) is the
+        file read again with ``safe_parse``, which turns such lines into rejects.
+        """
+        parses = [spec.parse] + ([spec.safe_parse] if spec.safe_parse else [])
+        problem = f"CASE WHEN {spec.ok} THEN NULL ELSE {spec.problem} END"
+        for attempt, parse in enumerate(parses, start=1):
+            try:
+                rows = self._line_rows(spec, parse, source, compression, rejects)
+                sql = self._sql(spec, file_no, rows, problem, self.on_bad)
+                with insertion_order_kept(self.con):
+                    count = self.con.execute(sql).fetchone()[0]
+                break
+            except Exception as exc:
+                bad = _BAD_LINE_RE.search(str(exc))
+                if bad is not None:
+                    raise BadInputError(label, int(bad.group(1)), bad.group(2).strip()) from None
+                if attempt == len(parses) or not any(m in str(exc) for m in spec.parse_errors):
+                    raise
+                if rejects is not None:  # the reader's rejects of the failed attempt
+                    self.con.execute(f"DROP TABLE IF EXISTS {rejects}")
+                    self.con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+        skipped: list[tuple[int, str, str]] = []
+        if rejects is not None:
+            skipped = self._reader_rejects(rejects)
+            if skipped:  # the reader dropped lines: shift the staged numbers back to file lines
+                self._renumber(spec.table, file_no, [line for line, _, _ in skipped])
+        if self.on_bad == "skip":
+            where = f"WHERE file_no = {file_no} AND problem IS NOT NULL"
+            room = max(0, MAX_REJECTS_KEPT - len(self.report.rejected))
+            rows = self.con.execute(
+                f"SELECT line_no, problem, raw FROM {spec.table} {where} ORDER BY line_no "
+                f"LIMIT {room}"
+            ).fetchall()
+            if len(rows) == room:
+                total = self.con.execute(f"SELECT count(*) FROM {spec.table} {where}").fetchone()
+                self._rejects_dropped += total[0] - room
+            for line_no, problem, raw in sorted(rows + skipped):
+                self._reject(Rejected(label, int(line_no), problem, raw or ""))
+        return int(count) + len(skipped)
+
+    def _fast_insert(self, spec: StageSpec, file_no: int, source: Path, compression: str
+                     ) -> int | Exception | None:
+        """Stage with ``spec.fast_reader``; the number of records, or else (nothing staged) the
+        reader's error, or None when some record needs the line path to be judged."""
+        reader = spec.fast_reader.replace("@path@", sql_str(str(source))).replace(
+            "@compression@", sql_str("gzip" if compression == "gzip" else "none"))
+        rows = (f"SELECT row_number() OVER () AS line_no, NULL::VARCHAR AS line, r AS j "
+                f"FROM {reader} AS r")
+        check = f"CASE WHEN {spec.fast_ok} THEN NULL ELSE 'recheck' END"
+        try:
+            with insertion_order_kept(self.con):
+                sql = self._sql(spec, file_no, rows, check, "fail")
+                count = self.con.execute(sql).fetchone()[0]
+        except Exception as exc:
+            if type(exc).__name__ not in ("IOException", "InvalidInputException",
+                                          "ConversionException"):
+                raise  # out of memory, interrupted, a bug: not a property of the input
+            # the failed INSERT left nothing behind
+            return None if _BAD_LINE_RE.search(str(exc)) else exc
+        return int(count)
+
+    def _line_rows(self, spec: StageSpec, parse: str, source: Path, compression: str,
+                   rejects: str | None) -> str:
+        return (f"SELECT line_no, line, {parse} FROM (SELECT row_number() OVER () AS line_no, "
+                f"line FROM {lines_sql(source, compression, rejects=rejects)}) "
+                f"WHERE line IS NOT NULL")
+
+    def _sql(self, spec: StageSpec, file_no: int, rows: str, problem: str, on_bad: str) -> str:
+        """The staging INSERT over ``rows`` (``line_no``, ``line`` and the parse names)."""
+        derive = f", {spec.derive}" if spec.derive else ""
+        ignore = "FALSE" if spec.ignore is None else f"coalesce({spec.ignore}, FALSE)"
+        guard = ""
+        if on_bad == "fail":  # abort at the first bad line, naming it (error() is not pushed down)
+            guard = (f" AND (problem IS NULL OR error('{_BAD_LINE_MARK} ' || line_no || ': ' "
+                     f"|| problem) IS NULL)")
+        # Whitespace-only lines are not records: dropped like blank ones (NULL rows, filtered
+        # right after the numbering), never rejected; ascii() keeps trim() off the hot path.
+        # Nothing filters on `problem` except the guard: DuckDB would push such a filter down
+        # and evaluate the whole CASE twice.
+        return f"""
+            INSERT INTO {spec.table}
+            SELECT {file_no}, line_no, {spec.values}, problem,
+                   CASE WHEN problem IS NOT NULL THEN left(line, {MAX_RAW_CHARS}) END
+            FROM (
+                SELECT *, CASE WHEN NOT ignored THEN {problem} END AS problem
+                FROM (
+                    SELECT *{derive}, {ignore}
+                           OR coalesce(ascii(line) <= 32 AND trim(line) = '', FALSE) AS ignored
+                    FROM ({rows})
+                )
+            )
+            WHERE NOT ignored{guard}
+        """
+
+    def _reader_rejects(self, table: str) -> list[tuple[int, str, str]]:
+        rows = self.con.execute(
+            f"SELECT line, error_type::VARCHAR, error_message, csv_line FROM {table} ORDER BY line"
+        ).fetchall()
+        self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self.con.execute(f"DROP TABLE IF EXISTS {table}_scan")
+        out = []
+        for line, kind, message, raw in rows:
+            out.append((int(line), _csv_problem(f"{kind} {message}"),
+                        (raw or "").lstrip("\n")[:MAX_RAW_CHARS]))
+        return out
+
+    def _renumber(self, table: str, file_no: int, dropped: Sequence[int]) -> None:
+        """Map staged numbers (counted without the dropped lines) back to true file lines.
+
+        Staged row ``n`` comes after dropped line ``d_j`` (the j-th, 1-based) exactly when
+        ``d_j - j < n``, so its true line is ``n`` plus the number of such ``j``.
+        """
+        keys = sorted(d - j for j, d in enumerate(sorted(dropped), start=1))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _deepcart_shift (k BIGINT)")
+        self.con.executemany("INSERT INTO _deepcart_shift VALUES (?)", [(k,) for k in keys])
+        self.con.execute(
+            f"UPDATE {table} SET line_no = line_no + (SELECT count(*) FROM _deepcart_shift "
+            f"WHERE k < {table}.line_no) WHERE file_no = {file_no}"
+        )
+        self.con.execute("DROP TABLE _deepcart_shift")
+
+    def _damaged_gzip(self, spec: StageSpec, file_no: int, path: Path, *, label: str | None = None
+                      ) -> int:
+        label = label or str(path)
+        if self.on_bad == "fail":
+            lines, _, kind = salvage_gzip(path, None)
+            if not kind:
+                raise BadInputError(label, None, "the gzip stream cannot be read")
+            raise BadInputError(label, lines + 1, _gzip_problem(kind, lines))
+        copy = self._scratch_dir() / f"{file_no}-{path.name}.salvaged"
+        lines, tail, kind = salvage_gzip(path, copy)
+        if not kind:
+            raise BadInputError(label, None, "the gzip stream cannot be read")
+        staged = 0
+        if lines:
+            staged = self._stage_source(spec, file_no, copy, "none", label)
+        copy.unlink(missing_ok=True)
+        self._reject(Rejected(label, lines + 1, _gzip_problem(kind, lines),
+                              tail[:MAX_RAW_CHARS].decode("utf-8", "replace")))
+        self.report.notes.append(
+            f"{label}: {_gzip_problem(kind, lines)}; the {lines:,} complete lines were read"
+        )
+        return staged
+
+    def _bad_file(self, label: str, problem: str) -> int:
+        if self.on_bad == "fail":
+            raise BadInputError(label, None, problem)
+        self._reject(Rejected(label, 0, problem, ""))
+        self.report.notes.append(f"{label}: {problem}; skipped")
+        return 0
+
+    def _reject(self, record: Rejected) -> None:
+        if len(self.report.rejected) < MAX_REJECTS_KEPT:
+            self.report.rejected.append(record)
+        else:
+            self._rejects_dropped += 1
+
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None:
+            temp = self.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+            base = Path(temp) if temp else None
+            if base is not None:
+                base.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix="deepcart-salvage-", dir=base))
+        return self._scratch
+
+
+def _is_gzip_error(message: str) -> bool:
+    return "gzip" in message.lower() or "zlib" in message.lower()
+
+
+def _gzip_problem(kind: str, lines: int) -> str:
+    what = "truncated" if kind == "truncated" else "corrupt"
+    return f"the gzip stream is {what} (after {lines:,} complete lines)"
+
+
+def _csv_problem(message: str) -> str:
+    if "INVALID ENCODING" in message or "Invalid unicode" in message:
+        return "not valid UTF-8 text"
+    if "LINE SIZE" in message or "maximum line size" in message.lower():
+        return f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB"
+    return _first_line(message)
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else message

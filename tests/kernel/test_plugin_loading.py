@@ -194,7 +194,12 @@ def test_serve_dispatches_to_default_frontend(monkeypatch):
     def register_frontends(register):
         register("echo", EchoFrontend)
 
-    _with_extra(monkeypatch, _plugin(register_frontends=register_frontends))
+    import deepcart.plugin_manager as pm
+
+    original = pm.load_plugins
+    no_frontends = tuple(b for b in pm.BUILTIN_PLUGINS if ".frontends." not in b)
+    monkeypatch.setattr(pm, "load_plugins", lambda **kw: original(
+        builtins=no_frontends, extra=[(_plugin(register_frontends=register_frontends), THIRD)], only=set()))
     assert "echo on port 8000" in CliRunner().invoke(cli, ["serve", "--port", "8000"]).output
     assert "echo on port 5006" in CliRunner().invoke(cli, ["serve", "echo"]).output
     assert "echo" in CliRunner().invoke(cli, ["serve", "--help"]).output

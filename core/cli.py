@@ -9,6 +9,7 @@ command list, so ``deepcart --version`` does not even do that.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from typing import Any
@@ -102,6 +103,66 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(render_plugins_table(report))
+
+
+#: Distributions that `deepcart plugins uninstall` refuses to remove (it would remove itself).
+_PROTECTED = ("deepcart",)
+
+
+def _pip(*args: str) -> int:
+    """Run pip in the environment deepcart runs in (the interpreter of this process), not a `pip`
+    found on PATH, which may belong to another environment."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "pip", *args]).returncode
+
+
+@plugins_command.command("install", context_settings={"ignore_unknown_options": True})
+@click.argument("packages", nargs=-1)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade the packages to their newest version.")
+@click.option("-e", "--editable", "editables", multiple=True, metavar="PATH",
+              help="Install a local project in editable mode. Repeatable.")
+@click.option("--force-reinstall", is_flag=True, help="Reinstall even when up to date.")
+@click.option("--no-cache-dir", is_flag=True, help="Do not use pip's cache.")
+@click.option("--pre", is_flag=True, help="Allow pre-release versions.")
+@click.pass_context
+def plugins_install_command(ctx: click.Context, packages, upgrade, editables, force_reinstall, no_cache_dir,
+                            pre) -> None:
+    """Install plugin packages with pip, into the environment deepcart runs in.
+
+    PACKAGES are names on the package index or local paths (`./my-plugin`). Anything after `--`
+    goes to pip as it is, e.g. `deepcart plugins install ./my-plugin -- --no-build-isolation`.
+    Plugins are loaded again on the next command; see them with `deepcart plugins`.
+    """
+    if not packages and not editables:
+        raise click.UsageError("name at least one package, path or --editable PATH")
+    args = ["install"]
+    args += [flag for flag, on in (("--upgrade", upgrade), ("--force-reinstall", force_reinstall),
+                                    ("--no-cache-dir", no_cache_dir), ("--pre", pre)) if on]
+    for path in editables:
+        args += ["--editable", path]
+    ctx.exit(_pip(*args, *packages))
+
+
+@plugins_command.command("uninstall")
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def plugins_uninstall_command(ctx: click.Context, packages, yes) -> None:
+    """Uninstall plugin packages with pip, from the environment deepcart runs in.
+
+    PACKAGES are distribution names, as `deepcart plugins` lists them. deepcart itself cannot be
+    uninstalled this way (use `pip uninstall deepcart`). This command loads no plugin, so it also
+    works when an installed plugin is broken.
+    """
+    for name in packages:
+        project = re.match(r"[A-Za-z0-9._-]*", name.strip()).group()  # "deepcart==0.1" -> deepcart
+        if re.sub(r"[-_.]+", "-", project).strip("-").lower() in _PROTECTED:
+            raise click.UsageError(
+                f"refusing to uninstall {name!r}: `deepcart plugins uninstall` removes plugins, not "
+                "deepcart itself (use `pip uninstall deepcart`)"
+            )
+    ctx.exit(_pip("uninstall", *(["--yes"] if yes else []), *packages))
 
 
 def plugins_report(plugins) -> dict[str, Any]:

@@ -1,0 +1,316 @@
+"""The ``ease`` recommender: Steck's EASE (2019), closed form, on rating residuals.
+
+EASE learns an items x items weight matrix ``B`` with a zero diagonal that reconstructs each
+user's row from the user's other entries, with L2 regularisation ``l2``::
+
+    minimise ||X - X B||^2 + l2 ||B||^2   subject to diag(B) = 0
+    P = (X^T X + l2 I)^-1,   B_ij = -P_ij / P_jj,   B_jj = 0
+
+(H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019.)
+
+**From implicit feedback to star ratings.** Steck fits ``X`` = the 0/1 interaction matrix and
+ranks by ``X B``, which says what a person will *interact with*, not how they will *rate* it.
+deepcart ranks the best and the worst products by predicted rating, so here ``X`` holds rating
+*residuals* instead: for every observed rating ``X_ui = r_ui - b_ui`` with the damped baseline
+``b_ui = mu + b_u + b_i`` of :mod:`._common`, and 0 (no evidence either way) elsewhere. Then::
+
+    prediction(u, i) = clip(b_ui + (X_u B)_i, 1, 5)
+
+``(X_u B)_i`` is the deviation from the baseline that the user's deviations on the other items
+predict, learnt by exactly Steck's closed form, so a person who rated an item's neighbours above
+expectation gets that item above its baseline too. With no ratings, or only items unrelated to
+``i``, the prediction is the baseline.
+
+**Memory.** The closed form needs dense items x items matrices: the float64 gram matrix,
+inverted in place, and the float32 ``B`` (12 bytes per cell at the peak). Before allocating
+anything, ``fit`` checks ``3 * 8 * n_items**2`` bytes (twice that, as a margin for the BLAS
+workspace and the rest of the process) against 80% of the memory available (``MemAvailable`` in
+``/proc/meminfo``) and refuses a catalogue that does not fit, with a message naming the size, the
+need, what is available and the way out:
+``-o max_items=N`` keeps the ``N`` most rated items in ``B`` (ties to the lower column). The other
+items are still predicted, by their baseline ``b_ui`` (which knows the item's mean and the user's
+bias, so they are never NaN); their ratings still count in ``b_u``, but they neither receive nor
+give a learnt deviation.
+
+Everything is deterministic (no seed is used). ``B`` is kept as float32; the gram matrix and the
+inverse are float64.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pydantic
+
+from deepcart import hookimpl
+from deepcart.errors import DeepcartError
+from deepcart.ratings import Ratings
+
+from deepcart_plugins_contrib._common import Baseline, IdIndex, history_row, rating_rows, select_columns
+
+FORMAT_VERSION = 1
+#: Bytes per catalogue cell that fitting plans for: the peak is 12 (float64 gram inverted in
+#: place + float32 B); three float64 matrices leave a margin.
+BYTES_PER_CELL = 3 * 8
+#: Share of the available memory that fitting may plan to use.
+MEMORY_SHARE = 0.8
+#: Dense score cells per batch in ``predict`` (float32: 64 MB).
+SCORE_CELLS = 1 << 24
+#: Gram matrix columns computed per sparse product.
+GRAM_BLOCK = 1024
+
+
+class CatalogueTooLargeError(DeepcartError):
+    """The dense items x items matrices of EASE would not fit in the available memory."""
+
+
+class EaseConfig(pydantic.BaseModel):
+    """Options of the ``ease`` recommender."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    l2: float = pydantic.Field(
+        50.0, gt=0, description="L2 regularisation added to the gram matrix's diagonal"
+    )
+    damping: float = pydantic.Field(5.0, ge=0, description="pseudo-ratings in the baseline means")
+    max_items: int | None = pydantic.Field(
+        None, ge=1, description="keep only the N most rated items in B (the rest: baseline only)"
+    )
+
+
+class EaseRecommender:
+    """EASE (Steck 2019): closed-form item-item regression on rating residuals, dense."""
+
+    Config: ClassVar[type] = EaseConfig
+
+    def __init__(self, config: EaseConfig | None = None):
+        self.config = config or EaseConfig()
+        self._items = IdIndex(np.array([], dtype=str))
+        self._users = IdIndex(np.array([], dtype=str))
+        self._baseline = Baseline(3.0, np.zeros(0), self.config.damping)
+        self._kept = np.zeros(0, dtype=np.int64)  # catalogue columns that have a row/column in B
+        self._weights = np.zeros((0, 0), dtype=np.float32)  # B over the kept items
+        self._train = None  # users x items CSR of the training ratings (float64)
+        self._column_map = np.zeros(0, dtype=np.int64)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        return self._items.ids
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``B``: the ``(kept, kept)`` float32 item-item weights (zero diagonal)."""
+        return self._weights
+
+    @property
+    def kept_items(self) -> np.ndarray:
+        """The ids of the items in ``B`` (all items unless ``max_items`` capped them)."""
+        return self._items.ids[self._kept]
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def fit(self, train: Ratings, *, seed: int = 0, validation=None) -> EaseRecommender:
+        """Fit the baseline and ``B`` (deterministic: ``seed`` is not used)."""
+        import scipy.linalg
+
+        n_items = len(train.item_ids)
+        rows = rating_rows(train.csr(), n_items)
+        self._items = IdIndex(train.item_ids)
+        self._users = IdIndex(train.user_ids)
+        self._train = rows
+        self._baseline = Baseline.fit(rows, self.config.damping)
+        self._kept = self._popular_items(rows)
+        check_memory(len(self._kept), n_items)
+        self._prepare()
+
+        residual = self._residual_rows(rows)  # users x kept, float32
+        gram = _gram(residual.astype(np.float64))
+        gram[np.diag_indices_from(gram)] += self.config.l2
+        # The gram matrix is symmetric, so its transpose (a Fortran-ordered view of the same
+        # memory) is the same matrix: LAPACK then inverts it in place, without a copy.
+        inverse = scipy.linalg.inv(gram.T, overwrite_a=True, check_finite=False)
+        del gram
+        diagonal = np.diag(inverse).copy()
+        inverse /= -diagonal[None, :]  # B_ij = -P_ij / P_jj
+        np.fill_diagonal(inverse, 0.0)
+        self._weights = np.ascontiguousarray(inverse, dtype=np.float32)
+        return self
+
+    def _popular_items(self, rows) -> np.ndarray:
+        """The catalogue columns kept in ``B``: all, or the ``max_items`` most rated."""
+        n_items = rows.shape[1]
+        cap = self.config.max_items
+        if cap is None or cap >= n_items:
+            return np.arange(n_items, dtype=np.int64)
+        counts = np.bincount(rows.indices, minlength=n_items)
+        order = np.lexsort((np.arange(n_items), -counts))  # most rated first, ties to low column
+        return np.sort(order[:cap]).astype(np.int64)
+
+    def _prepare(self) -> None:
+        self._column_map = np.full(len(self._items), -1, dtype=np.int64)
+        self._column_map[self._kept] = np.arange(len(self._kept))
+
+    # -- scoring ----------------------------------------------------------------------------------
+
+    def _residual_rows(self, rows, user_bias: np.ndarray | None = None):
+        """Residuals ``r_ui - b_ui`` of ``rows`` on the kept columns, as a float32 CSR."""
+        import scipy.sparse as sp
+
+        if user_bias is None:
+            user_bias = self._baseline.user_bias(rows)
+        residual = self._baseline.residuals(rows, user_bias)
+        cols = self._column_map[rows.indices]
+        keep = cols >= 0
+        owner = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+        return sp.csr_matrix(
+            (residual[keep].astype(np.float32), (owner[keep], cols[keep])),
+            shape=(rows.shape[0], len(self._kept)),
+        )
+
+    def _scores(self, rows) -> np.ndarray:
+        """Predicted ratings of every catalogue item for each ratings row (float32)."""
+        user_bias = self._baseline.user_bias(rows)
+        out = self._baseline.dense(user_bias).astype(np.float32)
+        if len(self._kept):
+            deviation = self._residual_rows(rows, user_bias) @ self._weights
+            out[:, self._kept] += np.asarray(deviation, dtype=np.float32)
+        np.clip(out, 1.0, 5.0, out=out)
+        return out
+
+    # -- the Recommender contract -----------------------------------------------------------------
+
+    def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:
+        """Predicted ratings of training users from their training ratings; NaN if unknown."""
+        rows, known = self._users.positions(users)
+        out = np.full((len(rows), len(self._items)), np.nan, dtype=np.float32)
+        where = np.flatnonzero(known)
+        step = max(1, SCORE_CELLS // max(len(self._items), 1))
+        for lo in range(0, len(where), step):
+            chunk = where[lo : lo + step]
+            out[chunk] = self._scores(self._train[rows[chunk]])
+        return select_columns(out, self._items, items)
+
+    def fold_in(
+        self, history: Sequence[tuple[str, float]], items: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Predicted ratings of a new person from ``(parent_asin, rating)`` pairs (unknown items ignored)."""
+        scores = self._scores(history_row(history, self._items))
+        return select_columns(scores, self._items, items)[0]
+
+    def fold_in_batch(self, matrix) -> np.ndarray:
+        """Predictions for many new people: CSR rows = people, columns in ``item_ids`` order."""
+        return self._scores(rating_rows(matrix, len(self._items)))
+
+    def save(self, folder: Path) -> None:
+        """Write ``weights.npz`` (plain arrays) and ``config.json`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        train = self._train
+        np.savez(
+            folder / "weights.npz",
+            format_version=np.array(FORMAT_VERSION),
+            items=self._items.ids,
+            users=self._users.ids,
+            mu=np.array(self._baseline.mu),
+            item_bias=self._baseline.item_bias,
+            kept=self._kept,
+            weights=self._weights,
+            train_indptr=train.indptr,
+            train_indices=train.indices,
+            train_data=train.data,
+        )
+        (folder / "config.json").write_text(self.config.model_dump_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> EaseRecommender:
+        """Read a model written by :meth:`save` (no pickle)."""
+        import scipy.sparse as sp
+
+        folder = Path(folder)
+        config = EaseConfig.model_validate_json((folder / "config.json").read_text())
+        model = cls(config)
+        with np.load(folder / "weights.npz", allow_pickle=False) as data:
+            version = int(data["format_version"])
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{folder}: ease model format {version} "
+                                 f"(this version reads {FORMAT_VERSION})")
+            model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
+            model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
+            model._kept, model._weights = data["kept"], data["weights"]
+            model._train = sp.csr_matrix(
+                (data["train_data"], data["train_indices"], data["train_indptr"]),
+                shape=(len(model._users), len(model._items)),
+            )
+        model._prepare()
+        return model
+
+
+def _gram(residual) -> np.ndarray:
+    """``X^T X`` as a dense float64 array, a block of columns at a time (no sparse n x n result)."""
+    n = residual.shape[1]
+    gram = np.empty((n, n), dtype=np.float64)
+    transposed = residual.T.tocsr()
+    columns = residual.tocsc()
+    for lo in range(0, n, GRAM_BLOCK):
+        hi = min(lo + GRAM_BLOCK, n)
+        gram[:, lo:hi] = (transposed @ columns[:, lo:hi]).toarray()
+    return gram
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation: ``MemAvailable``, else free pages; or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_memory(n_kept: int, n_items: int) -> None:
+    """Refuse, with the way out, a catalogue whose dense EASE matrices would not fit in memory."""
+    need = BYTES_PER_CELL * n_kept**2
+    available = available_memory()
+    if available is None or need <= MEMORY_SHARE * available:
+        return
+    fits = _round_down(math.isqrt(int(MEMORY_SHARE * available / BYTES_PER_CELL)))
+    raise CatalogueTooLargeError(
+        f"ease: a catalogue of {n_kept:,} items needs dense {n_kept:,} x {n_kept:,} matrices, about "
+        f"{_bytes(need)} of memory, but only {_bytes(available)} is available"
+        f"{f' ({n_items:,} items in the data)' if n_items != n_kept else ''}. "
+        f"Keep the most rated items with `-o max_items=N` (N = {fits:,} fits here); the other items "
+        "are then predicted by their baseline. Or build a smaller catalogue (`deepcart build "
+        "--min-ratings N`)."
+    )
+
+
+def _round_down(n: int) -> int:
+    """``n`` rounded down to two significant digits (a friendly suggestion)."""
+    if n < 100:
+        return max(n, 1)
+    scale = 10 ** (len(str(n)) - 2)
+    return n // scale * scale
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+@hookimpl
+def register_recommenders(register) -> None:
+    """Register ``ease``."""
+    register("ease", EaseRecommender)

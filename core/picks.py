@@ -144,6 +144,10 @@ class CatalogueScorer:
         pos, found = catalogue.index_of(model_items)
         self.columns = np.flatnonzero(found)  # model columns that the catalogue knows
         self.rows = pos[found]  # their catalogue rows
+        # Sorted once: a request only binary-searches its few rated items.
+        self._items = model_items
+        self._order = np.argsort(model_items)
+        self._sorted = model_items[self._order]
 
     def scores(self, history: Sequence[tuple[str, float]]) -> np.ndarray:
         """Predicted rating per catalogue row (NaN where the model has no prediction)."""
@@ -151,14 +155,12 @@ class CatalogueScorer:
         if hasattr(self.model, "fold_in_batch") and history:
             import scipy.sparse as sp
 
-            items = np.asarray(self.model.item_ids).astype(str)
-            order = np.argsort(items)
             ids = np.asarray([h[0] for h in history]).astype(str)
-            pos = np.clip(np.searchsorted(items[order], ids), 0, len(items) - 1)
-            ok = items[order][pos] == ids
-            cols = order[pos[ok]]
+            pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self._sorted) - 1)
+            ok = self._sorted[pos] == ids
+            cols = self._order[pos[ok]]
             vals = np.asarray([h[1] for h in history], np.float32)[ok]
-            row = sp.csr_matrix((vals, (np.zeros(len(cols), int), cols)), shape=(1, len(items)))
+            row = sp.csr_matrix((vals, (np.zeros(len(cols), int), cols)), shape=(1, len(self._items)))
             raw = np.asarray(self.model.fold_in_batch(row))[0]
         else:
             raw = np.asarray(self.model.fold_in(list(history)))
@@ -187,10 +189,15 @@ def pick(
         return []
     key = scores[candidates] if direction == "worst" else -scores[candidates]
     kk = min(k, len(candidates))
-    part = np.argpartition(key, kk - 1)[:kk] if kk < len(candidates) else np.arange(len(candidates))
-    # order by score, then by engagement (more ratings first), then by item id
-    chosen = candidates[part]
-    order = np.lexsort((cat.ids[chosen], -cat.n_ratings[chosen], key[part]))
+    if kk < len(candidates):
+        # Everything up to the k-th key, ties at the cut included, then an exact sort of that subset:
+        # order by score, then engagement (more ratings first), then item id.
+        kth = np.partition(key, kk - 1)[kk - 1]
+        subset = np.flatnonzero(key <= kth)
+    else:
+        subset = np.arange(len(candidates))
+    chosen = candidates[subset]
+    order = np.lexsort((cat.ids[chosen], -cat.n_ratings[chosen], key[subset]))[:kk]
     picks = []
     for rank, row in enumerate(chosen[order], start=1):
         picks.append(Pick(

@@ -52,11 +52,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.metrics.correlation",
     "deepcart.plugins.metrics.ranking",
     "deepcart.plugins.recommenders.naive",
+    "deepcart.plugins.recommenders.knn",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",
     "deepcart.plugins.commands.datasets",
     "deepcart.plugins.commands.evaluation",
     "deepcart.plugins.commands.models",
+    "deepcart.plugins.frontends.panel_frontend",
 )
 
 

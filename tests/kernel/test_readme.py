@@ -22,10 +22,13 @@ def test_cli_reference_is_up_to_date():
 def test_quickstart_and_ci_use_the_same_commands():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
-    assert "pip install -e '.[dev]'" in readme and "pip install -e '.[dev]'" in ci
-    test_line = next(line for line in readme.splitlines() if "&& pytest" in line)
-    test_command = test_line.split("pip install -e '.[dev]' && ", 1)[1]
-    assert test_command in ci, "the README's test command must be what CI runs"
+    prefix = "python3 -m venv .venv && . .venv/bin/activate && "
+    lines = [line[len(prefix):] for line in readme.splitlines() if line.startswith(prefix)]
+    main_job, tests = lines[0], lines[1]
+    assert "deepcart run" in main_job
+    install, _, test_command = tests.partition(" && ")
+    assert install.startswith("pip install") and install in ci.splitlines(), "CI must install as the README says"
+    assert test_command in ci.splitlines(), "the README's test command must be what CI runs"
 
 
 def test_readme_plugin_example_passes_its_contract_tests(plugin_site, tmp_path):

@@ -83,3 +83,25 @@ def test_run_compares_and_saves(synthetic_tag, tmp_path):
     assert report["worst_picks"] and report["sample_user"]
     saved = list((tmp_path / tag).iterdir())
     assert len(saved) == 1 and (saved[0] / "manifest.json").is_file()
+
+
+def test_pick_ties_at_the_cut_prefer_engagement():
+    import numpy as np
+
+    from deepcart.picks import Catalogue, CatalogueScorer, pick
+
+    n = 50
+    ids = np.array([f"B{i:09d}" for i in range(n)])
+    cat = Catalogue(ids=ids, titles=np.array([None] * n, object), stores=np.array([None] * n, object),
+                    prices=np.full(n, np.nan), mean_rating=np.full(n, 3.0), n_ratings=np.arange(100, 100 + n),
+                    review_rating=np.full(n, 1.0), review_title=np.array([None] * n, object),
+                    review_text=np.array([None] * n, object), review_votes=np.zeros(n, int))
+
+    class Flat:
+        item_ids = ids
+
+        def fold_in(self, history, items=None):
+            return np.full(n, 2.0, np.float32)  # every item tied
+
+    picks = pick(CatalogueScorer(Flat(), cat), [], k=3, min_engagement=0)
+    assert [p.n_ratings for p in picks] == [149, 148, 147]

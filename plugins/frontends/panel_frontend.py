@@ -1,0 +1,108 @@
+"""The ``panel`` frontend: ``deepcart serve`` (= ``deepcart serve panel``), the dashboard.
+
+Find products, rate them, and watch the worst (or best) picks move after each rating. The command
+loads the dataset and the models once, then serves one fresh page per browser session (see
+:mod:`deepcart.plugins.frontends.dashboard_view`); the logic lives in
+:mod:`deepcart.plugins.frontends.dashboard_state`. Panel is imported only when the command runs, so
+``deepcart --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import click
+import pydantic
+
+from deepcart import hookimpl
+
+
+class PanelConfig(pydantic.BaseModel):
+    """Defaults of ``deepcart serve panel`` (each one a command-line option)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    port: int = pydantic.Field(5006, ge=1, le=65535, description="TCP port to listen on")
+    address: str = pydantic.Field("127.0.0.1", description="address to listen on")
+    show: bool = pydantic.Field(False, description="open the page in a web browser")
+
+
+class PanelFrontend:
+    """The Panel dashboard: search, rate, and see picks move at once (fold-in)."""
+
+    Config: ClassVar[type] = PanelConfig
+
+    def __init__(self, config: PanelConfig | None = None):
+        self.config = config or PanelConfig()
+
+    def command(self, name: str) -> click.Command:
+        """Build ``deepcart serve NAME``."""
+        config = self.config
+
+        @click.command(name)
+        @click.option("--data-tag", help="Dataset tag (default: the one the first --model was trained on, "
+                                         "else 'synthetic').")
+        @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                      help="Folder holding dataset tags (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
+        @click.option("--model", "models", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+                      help="Model folder from `deepcart train` or `deepcart run`. Repeatable: the page "
+                           "lets you switch between models.")
+        @click.option("--port", type=click.IntRange(1, 65535), default=config.port, show_default=True)
+        @click.option("--address", default=config.address, show_default=True,
+                      help="Address to listen on (the page is reachable as localhost and 127.0.0.1).")
+        @click.option("--show/--no-show", default=config.show, show_default=True,
+                      help="Open the page in a web browser.")
+        def serve_panel(data_tag, data_dir, models, port, address, show) -> None:
+            """Serve the dashboard: find products, rate them, watch your worst picks move.
+
+            Each browser session gets its own ratings, kept in memory and downloadable as JSONL
+            (the Amazon 2023 review format, for `deepcart recommend --ratings`); nothing is written
+            into the dataset. The page loads nothing from the internet.
+            """
+            run_server(data_tag=data_tag, data_dir=data_dir, models=list(models), port=port,
+                       address=address, show=show)
+
+        return serve_panel
+
+
+def run_server(*, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int, address: str,
+               show: bool) -> None:
+    """Load the data and the models once, then serve until interrupted."""
+    from deepcart.cli import registry_for
+    from deepcart.errors import DeepcartError
+    from deepcart.models import read_model_manifest
+    from deepcart.plugins.frontends.dashboard_state import load_dashboard_data
+
+    def echo(message: str) -> None:
+        click.echo(message, err=True)
+
+    if not data_tag:
+        for folder in models:
+            try:
+                data_tag = read_model_manifest(folder)["dataset"].get("tag")
+            except DeepcartError:
+                continue
+            if data_tag:
+                break
+        data_tag = data_tag or "synthetic"
+    data = load_dashboard_data(data_tag, data_dir, models, registry_for(), echo=echo)
+    for problem in data.problems:
+        echo(f"deepcart: warning: {problem}")
+
+    from deepcart.plugins.frontends.dashboard_view import serve
+
+    host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+    click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
+    try:
+        serve(data, port=port, address=address, show=show)
+    except OSError as exc:  # most often: the port is taken
+        raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
+                                   "choose another --port") from None
+    except KeyboardInterrupt:
+        echo("Stopped.")
+
+
+@hookimpl
+def register_frontends(register) -> None:
+    """Register ``panel``."""
+    register("panel", PanelFrontend)

@@ -20,14 +20,17 @@ pytest_plugins = ["deepcart.testing"]
 def peak_rss_mb(code: str, args: list[str] | None = None) -> tuple[float, str]:
     """Run ``code`` (with ``sys.argv[1:] = args``) in a fresh Python process.
 
-    Returns the child's peak RSS in MiB (``ru_maxrss`` of the child alone) and its stdout.
+    Returns the child's own peak RSS in MiB (``VmHWM``) and its stdout.
     """
     wrapper = textwrap.dedent(
         """
         import resource, sys, json
         code = sys.stdin.read()
         exec(compile(code, "<benchmark>", "exec"), {"__name__": "__main__"})
-        print("__RSS__" + json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        # VmHWM is this process's own peak; ru_maxrss can carry the parent's peak across fork/exec.
+        with open("/proc/self/status") as fh:
+            hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+        print("__RSS__" + json.dumps(hwm / 1024))
         """
     )
     result = subprocess.run([sys.executable, "-c", wrapper, *(args or [])], input=code,

@@ -53,6 +53,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.metrics.ranking",
     "deepcart.plugins.recommenders.naive",
     "deepcart.plugins.recommenders.knn",
+    "deepcart.plugins.recommenders.autoencoder",
+    "deepcart.plugins.recommenders.vae",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",
     "deepcart.plugins.commands.datasets",

@@ -1,0 +1,113 @@
+"""The ``autoencoder`` recommender: a symmetric, sparse-aware AutoRec-style autoencoder of rating rows.
+
+A person is their row of ratings over the catalogue. The net reads it as residuals from the item
+baseline (the damped item mean of :mod:`deepcart.plugins.recommenders.naive`), passes it through
+``hidden`` layers mirrored around the narrowest one (``[500, 200]`` -> items-500-200-500-items) and
+outputs a residual per item::
+
+    x_ui = r_ui - b_i                    (observed items only; unobserved are 0 = "as expected")
+    h_u  = act(... act(x_u W_1 + c_1) ...)
+    r^_ui = clip(b_i + h_u . v_i + e_i, 1, 5)
+
+The loss is the mean squared error on OBSERVED ratings only (AutoRec). ``input_dropout`` hides a
+share of each person's ratings from the input while still asking the net to reconstruct them (a
+denoising autoencoder): without it a wide enough net can learn to copy ratings through, which
+predicts nothing for the items a person has not rated yet.
+
+Sparse-aware: the first layer is an ``EmbeddingBag`` over the person's rated items (weights = the
+residuals) and the loss gathers the output rows of the rated items only, so no ``(batch, n_items)``
+tensor exists during training. See :mod:`deepcart.plugins.recommenders._torch_common`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import pydantic
+
+from deepcart import hookimpl
+from deepcart.plugins.recommenders._torch_common import TorchConfig, TorchRecommender, int_list
+
+if TYPE_CHECKING:
+    import torch
+
+    from deepcart.plugins.recommenders._torch_common import Bags
+
+
+class AutoencoderConfig(TorchConfig):
+    """Options of the ``autoencoder`` recommender."""
+
+    hidden: list[int] = pydantic.Field(
+        [500], min_length=1, description="encoder layer sizes; the decoder mirrors them"
+    )
+    activation: Literal["sigmoid", "tanh", "relu", "elu", "selu", "identity"] = pydantic.Field(
+        "sigmoid", description="activation of every hidden layer (the output is linear)"
+    )
+    dropout: float = pydantic.Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
+    input_dropout: float = pydantic.Field(
+        0.25, ge=0, lt=1, description="share of a person's ratings hidden from the input in training"
+    )
+
+    _parse_hidden = pydantic.field_validator("hidden", mode="before")(int_list)
+
+    @pydantic.field_validator("hidden")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError("layer sizes must be at least 1")
+        return value
+
+
+class AutoencoderRecommender(TorchRecommender):
+    """Symmetric autoencoder of rating rows (AutoRec-style, sparse input, masked MSE)."""
+
+    Config: ClassVar[type] = AutoencoderConfig
+    label: ClassVar[str] = "autoencoder"
+
+    def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> torch.nn.Module:
+        from torch import nn
+
+        from deepcart.plugins.recommenders._torch_common import layers
+
+        SparseInput, ItemRows, activations = layers()
+        cfg = self.config
+        dims = list(cfg.hidden) + list(cfg.hidden[-2::-1])  # [500, 200] -> [500, 200, 500]
+
+        def act() -> list[nn.Module]:
+            block = [activations[cfg.activation]()]
+            return block + [nn.Dropout(cfg.dropout)] if cfg.dropout else block
+
+        middle: list[nn.Module] = act()
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            middle += [nn.Linear(d_in, d_out), *act()]
+        net = nn.Module()
+        net.input = SparseInput(n_items, dims[0], fan_in=fan_in)
+        net.middle = nn.Sequential(*middle)
+        net.rating_rows = ItemRows(n_items, dims[-1], baseline)
+        return net
+
+    @staticmethod
+    def _encode(net, bags: Bags, residuals: torch.Tensor) -> torch.Tensor:
+        return net.middle(net.input(bags, residuals))
+
+    def _hidden(self, net, bags: Bags) -> torch.Tensor:
+        return self._encode(net, bags, bags.values - net.rating_rows.baseline[bags.indices])
+
+    def _make_loss(self, net) -> Callable[[Bags], torch.Tensor]:
+        import torch.nn.functional as F
+
+        p = self.config.input_dropout
+
+        def loss(bags: Bags) -> torch.Tensor:
+            residuals = bags.values - net.rating_rows.baseline[bags.indices]
+            h = self._encode(net, bags, F.dropout(residuals, p, training=True))
+            return F.mse_loss(net.rating_rows.pairs(h, bags.rows, bags.indices), bags.values)
+
+        return loss
+
+
+@hookimpl
+def register_recommenders(register) -> None:
+    """Register ``autoencoder``."""
+    register("autoencoder", AutoencoderRecommender)

@@ -1,0 +1,92 @@
+"""The ``vae`` recommender (Mult-VAE with a rating head)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.testing import RecommenderContract, make_toy_ratings
+
+NEURAL = ("deepcart.plugins.recommenders.autoencoder", "deepcart.plugins.recommenders.vae")
+FAST = {"encoder": [32, 8], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False,
+        "device": "cpu"}
+
+
+@pytest.fixture
+def deepcart_registry():
+    """Built-ins plus the neural recommenders (until they join ``BUILTIN_PLUGINS``)."""
+    extra = tuple(m for m in NEURAL if m not in BUILTIN_PLUGINS)
+    return load_plugins(builtins=BUILTIN_PLUGINS + extra, entry_points=False).registry
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _holdout(ratings, share=0.2, seed=1):
+    from deepcart.ratings import Ratings
+
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(ratings.users)
+    test = (rng.random(len(ratings)) < share) & (counts[ratings.users] >= 3)
+    train = Ratings(ratings.user_ids, ratings.item_ids, ratings.users[~test], ratings.items[~test],
+                    ratings.values[~test])
+    return train, (ratings.users[test], ratings.items[test], ratings.values[test])
+
+
+def _rmse(model, train, test) -> float:
+    users, items, values = test
+    return float(np.sqrt(np.mean((model.predict(list(train.user_ids))[users, items] - values) ** 2)))
+
+
+class TestVAE(RecommenderContract):
+    recommender = "vae"
+    options = FAST
+    bad_option = ("anneal_cap", -0.1)
+
+    @pytest.mark.parametrize("seed", [0, 3])
+    def test_beats_the_item_mean_on_planted_tastes(self, deepcart_registry, seed):
+        train, test = _holdout(make_toy_ratings(seed=seed))
+        naive = _rmse(deepcart_registry.create("recommender", "naive").fit(train), train, test)
+        ours = _rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
+        assert ours < 0.8 * naive, (ours, naive)
+
+    def test_same_seed_same_model_exactly(self, deepcart_registry, toy_ratings):
+        users = list(toy_ratings.user_ids[:8])
+        a = self.make(deepcart_registry).fit(toy_ratings, seed=3).predict(users)
+        b = self.make(deepcart_registry).fit(toy_ratings, seed=3).predict(users)
+        c = self.make(deepcart_registry).fit(toy_ratings, seed=4).predict(users)
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+
+    def test_architecture_follows_the_paper(self, deepcart_registry, toy_ratings):
+        """Encoder items -> 32 -> (mu, logvar) of 8; decoder 8 -> 32 -> items (both heads)."""
+        import torch
+
+        net = self.make(deepcart_registry, epochs=1).fit(toy_ratings)._net
+        n = len(toy_ratings.item_ids)
+        assert net.input.bag.weight.shape == (2 * n, 32)  # channels "rated" and "how"
+        shapes = [(m.in_features, m.out_features) for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        assert shapes == [(32, 16), (8, 32), (32, n)]
+        assert net.rating_rows.weight.weight.shape == (n, 32)
+
+    def test_ratings_steer_the_prediction(self, fitted, toy_ratings):
+        """Same items, opposite ratings: the predictions must differ (the input carries ratings)."""
+        history = toy_ratings.user_history(str(toy_ratings.user_ids[0]))
+        flipped = [(item, 6.0 - rating) for item, rating in history]
+        assert np.abs(fitted.fold_in(history) - fitted.fold_in(flipped)).max() > 0.1
+
+
+def test_kl_weight_is_annealed():
+    """beta rises by 1 / total_anneal_steps per update and stops at anneal_cap; 0 steps: the cap."""
+    from deepcart.plugins.recommenders.vae import kl_weight
+
+    assert [kl_weight(t, 0.3, 10) for t in (1, 2, 3, 50)] == pytest.approx([0.1, 0.2, 0.3, 0.3])
+    assert kl_weight(1, 0.2, 0) == 0.2

@@ -193,7 +193,12 @@ def server(toy_site, toy_model, synthetic_tag, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    # A browser closing its websocket mid-message makes tornado log a traceback at shutdown:
+    # harmless, and racy. Any other traceback in the server log is a failure.
+    text = log.read_text()
+    tracebacks = text.split("Traceback (most recent call last):")[1:]
+    real = [t for t in tracebacks if "WebSocketClosedError" not in t and "StreamClosedError" not in t]
+    assert not real, text[-3000:]
 
 
 class Page:

@@ -100,6 +100,15 @@ def load_part(split, part: str, item_ids: np.ndarray) -> EvalTables:
     return EvalTables(users, item_ids, inputs, checks, lost_in + lost_chk)
 
 
+def train_item_counts(train, item_ids: np.ndarray) -> np.ndarray:
+    """Ratings per item in ``train`` (a :class:`deepcart.ratings.Ratings`), in ``item_ids`` order."""
+    from deepcart.ratings import lookup
+
+    per_item = np.bincount(train.items, minlength=len(train.item_ids))
+    pos, found = lookup(train.item_ids, item_ids)
+    return np.where(found, per_item[pos], 0)
+
+
 def score_rows(model, rows) -> np.ndarray:
     """Fold-in scores for each row of a CSR input matrix (columns in ``model.item_ids`` order).
 

@@ -145,25 +145,34 @@ class CatalogueScorer:
         self.columns = np.flatnonzero(found)  # model columns that the catalogue knows
         self.rows = pos[found]  # their catalogue rows
         # Sorted once: a request only binary-searches its few rated items.
-        self._items = model_items
-        self._order = np.argsort(model_items)
+        self._order = np.argsort(model_items, kind="stable")
         self._sorted = model_items[self._order]
 
+    def _columns(self, asins: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Model columns of ``asins`` and a mask of which the model knows."""
+        ids = np.asarray(list(asins), dtype=str)
+        if not len(self._sorted) or not len(ids):
+            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self._sorted) - 1)
+        return self._order[pos], self._sorted[pos] == ids
+
+    def known(self, asins: Sequence[str]) -> np.ndarray:
+        """Which of ``asins`` the model was trained on."""
+        return self._columns(asins)[1]
+
     def scores(self, history: Sequence[tuple[str, float]]) -> np.ndarray:
-        """Predicted rating per catalogue row (NaN where the model has no prediction)."""
+        """Predicted rating per catalogue row after folding in ``history`` (unknown items skipped)."""
         out = np.full(len(self.catalogue), np.nan, dtype=np.float32)
-        if hasattr(self.model, "fold_in_batch") and history:
+        cols, ok = self._columns([asin for asin, _ in history])
+        if hasattr(self.model, "fold_in_batch") and ok.any():
             import scipy.sparse as sp
 
-            ids = np.asarray([h[0] for h in history]).astype(str)
-            pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self._sorted) - 1)
-            ok = self._sorted[pos] == ids
-            cols = self._order[pos[ok]]
-            vals = np.asarray([h[1] for h in history], np.float32)[ok]
-            row = sp.csr_matrix((vals, (np.zeros(len(cols), int), cols)), shape=(1, len(self._items)))
+            values = np.asarray([stars for _, stars in history], dtype=np.float32)[ok]
+            row = sp.csr_matrix((values, (np.zeros(int(ok.sum()), dtype=np.int64), cols[ok])),
+                                shape=(1, len(self._sorted)))
             raw = np.asarray(self.model.fold_in_batch(row))[0]
         else:
-            raw = np.asarray(self.model.fold_in(list(history)))
+            raw = np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]))
         out[self.rows] = raw[self.columns]
         return out
 

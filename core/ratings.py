@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
+def lookup(index: np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in ``index`` (any order) and a mask of which were found, vectorised.
+
+    Sorts ``index`` once per call; callers that look up repeatedly in one index keep their own
+    sorted copy.
+    """
+    ids = np.asarray(ids).astype(str)
+    index = np.asarray(index).astype(str)
+    if not len(index):
+        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+    order = np.argsort(index, kind="stable")
+    pos = np.clip(np.searchsorted(index[order], ids), 0, len(index) - 1)
+    return order[pos], index[order][pos] == ids
+
+
 @dataclass(frozen=True)
 class Ratings:
     """Ratings in coordinate form.
@@ -61,11 +76,8 @@ class Ratings:
             i_ids, i_idx = np.unique(it, return_inverse=True)
         else:
             i_ids = np.asarray(items).astype(str)
-            order = np.argsort(i_ids, kind="stable")
-            pos = np.searchsorted(i_ids[order], it)
-            pos = np.clip(pos, 0, len(i_ids) - 1)
-            i_idx = order[pos]
-            if len(it) and not np.all(i_ids[i_idx] == it):
+            i_idx, found = lookup(i_ids, it)
+            if not found.all():
                 raise ValueError("some rated items are not in the given catalogue")
         return cls(
             u_ids,
@@ -137,14 +149,11 @@ def paired_ratings(input_path, check_path, *, items: np.ndarray) -> tuple[Rating
     parts = [pq.read_table(p, columns=["user_id", "parent_asin", "rating"]) for p in (input_path, check_path)]
     users = np.unique(np.concatenate([np.asarray(t.column("user_id").to_pylist(), dtype=str) for t in parts]))
     items = np.asarray(items).astype(str)
-    order = np.argsort(items)
     out = []
     for table in parts:
         u = np.asarray(table.column("user_id").to_pylist(), dtype=str)
-        i = np.asarray(table.column("parent_asin").to_pylist(), dtype=str)
-        pos = np.clip(np.searchsorted(items[order], i), 0, max(len(items) - 1, 0))
-        ok = items[order][pos] == i if len(items) else np.zeros(len(i), bool)
+        cols, ok = lookup(items, table.column("parent_asin").to_pylist())
         out.append(Ratings(users, items, np.searchsorted(users, u[ok]).astype(np.int32),
-                           order[pos[ok]].astype(np.int32),
+                           cols[ok].astype(np.int32),
                            table.column("rating").to_numpy().astype(np.float32)[ok]))
     return out[0], out[1]

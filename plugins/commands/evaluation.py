@@ -70,7 +70,9 @@ def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metric
 
     from deepcart.cli import registry_for
     from deepcart.config import parse_options
-    from deepcart.evaluate import evaluate, load_part, parse_metric, per_user_columns, render_table, write_parquet
+    from deepcart.evaluate import (
+        evaluate, load_part, parse_metric, per_user_columns, render_table, train_item_counts, write_parquet,
+    )
     from deepcart.models import load_model, tag_manifest_sha256
     from deepcart.ratings import ratings_from_parquet
     from deepcart.splits import split_dataset
@@ -95,8 +97,7 @@ def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metric
         model.fit(train, seed=seed)
         label = recommender
     item_ids = np.asarray(model.item_ids).astype(str)
-    counts_by_id = dict(zip(train.item_ids.tolist(), np.bincount(train.items, minlength=len(train.item_ids)).tolist()))
-    item_counts = np.array([counts_by_id.get(i, 0) for i in item_ids.tolist()])
+    item_counts = train_item_counts(train, item_ids)
     tables = load_part(split, part, item_ids)
     directions = ("best", "worst") if direction == "both" else (direction,)
     with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,

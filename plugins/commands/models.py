@@ -45,14 +45,11 @@ def evaluate_model(model, split, part: str, metric_names, registry, *, k: int = 
     import numpy as np
     from tqdm import tqdm
 
-    from deepcart.evaluate import evaluate, load_part, parse_metric
+    from deepcart.evaluate import evaluate, load_part, parse_metric, train_item_counts
 
     specs = [parse_metric(m, k, registry) for m in metric_names]
     item_ids = np.asarray(model.item_ids).astype(str)
-    counts = None
-    if train is not None and min_engagement:
-        by_id = dict(zip(train.item_ids.tolist(), np.bincount(train.items, minlength=train.shape[1]).tolist()))
-        counts = np.array([by_id.get(i, 0) for i in item_ids.tolist()])
+    counts = train_item_counts(train, item_ids) if train is not None and min_engagement else None
     tables = load_part(split, part, item_ids)
     with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
               disable=quiet or not sys.stderr.isatty()) as bar:
@@ -234,7 +231,6 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     and built on first use). Several --recommender / --metric flags give a comparison table. Each
     trained model is saved under <data dir>/models/<tag>/ (a new folder per run).
     """
-    import numpy as np
 
     from deepcart.cli import registry_for
     from deepcart.datasets import default_data_dir, tag_path
@@ -281,11 +277,9 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     user, picks = None, []
     if last_model is not None:
         name, model, _ = last_model
-        test_users = np.unique(np.asarray(
-            ratings_from_parquet(split.part("test_input")).user_ids))
-        if len(test_users):
-            user = str(test_users[0])
-            inputs = ratings_from_parquet(split.part("test_input"))
+        inputs = ratings_from_parquet(split.part("test_input"))  # user_ids come sorted
+        if len(inputs.user_ids):
+            user = str(inputs.user_ids[0])
             history = inputs.user_history(user)
             picks = pick(CatalogueScorer(model, load_catalogue(tag_dir)), history, k=5, direction="worst",
                          min_engagement=min_engagement)

@@ -140,46 +140,12 @@ class LoadedModel:
 
 
 class SessionScorer(CatalogueScorer):
-    """A :class:`~deepcart.picks.CatalogueScorer` that sorts the model's item index once, not per call.
-
-    Looking a person's items up in a 260k-item model index must not re-sort it on every rating;
-    items the model does not know are left out of the fold-in and reported by :meth:`known`.
-    """
+    """A :class:`~deepcart.picks.CatalogueScorer` that imports scipy up front, not on the first rating."""
 
     def __init__(self, model, catalogue: Catalogue):
         super().__init__(model, catalogue)
         if hasattr(model, "fold_in_batch"):
-            import scipy.sparse  # noqa: F401  (now, not on the first rating: it takes a while)
-        items = np.asarray(model.item_ids).astype(str)
-        self._order = np.argsort(items, kind="stable")
-        self._sorted = items[self._order]
-
-    def _columns(self, asins: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(list(asins), dtype=str)
-        if not len(self._sorted) or not len(ids):
-            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self._sorted) - 1)
-        return self._order[pos], self._sorted[pos] == ids
-
-    def known(self, asins: Sequence[str]) -> np.ndarray:
-        """Which of ``asins`` the model was trained on."""
-        return self._columns(asins)[1]
-
-    def scores(self, history: Sequence[tuple[str, float]]) -> np.ndarray:
-        """Predicted stars per catalogue row after folding in ``history`` (unknown items skipped)."""
-        out = np.full(len(self.catalogue), np.nan, dtype=np.float32)
-        cols, ok = self._columns([asin for asin, _ in history])
-        if hasattr(self.model, "fold_in_batch") and ok.any():
-            import scipy.sparse as sp
-
-            values = np.asarray([stars for _, stars in history], dtype=np.float32)[ok]
-            row = sp.csr_matrix((values, (np.zeros(int(ok.sum()), dtype=np.int64), cols[ok])),
-                                shape=(1, len(self._sorted)))
-            raw = np.asarray(self.model.fold_in_batch(row))[0]
-        else:
-            raw = np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]))
-        out[self.rows] = raw[self.columns]
-        return out
+            import scipy.sparse  # noqa: F401  (it takes a while; a person's first rating must not wait)
 
 
 @dataclass

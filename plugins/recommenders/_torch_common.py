@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pydantic
 
-from deepcart.ratings import Ratings
+from deepcart.ratings import Ratings, lookup
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -89,17 +89,6 @@ class TorchConfig(pydantic.BaseModel):
     device: Literal["auto", "cpu", "cuda"] = pydantic.Field("auto", description="where to train")
     progress: bool = pydantic.Field(True, description="progress bar on stderr (only on a terminal)")
     log_csv: str | None = pydantic.Field(None, description="write per-epoch losses to this CSV file")
-
-
-def lookup(index: np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``index`` and a mask of which were found (vectorised)."""
-    ids = np.asarray(ids).astype(str)
-    if not len(index):
-        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-    order = np.argsort(index, kind="stable")
-    pos = np.clip(np.searchsorted(index[order], ids), 0, len(index) - 1)
-    found = index[order][pos] == ids
-    return order[pos], found
 
 
 # --------------------------------------------------------------------------------------------------

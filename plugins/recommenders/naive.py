@@ -17,7 +17,7 @@ import numpy as np
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.ratings import Ratings
+from deepcart.ratings import Ratings, lookup
 
 
 class NaiveConfig(pydantic.BaseModel):
@@ -58,7 +58,7 @@ class NaiveRecommender:
     def _columns(self, items: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
         if items is None:
             return np.arange(len(self._items)), np.ones(len(self._items), bool)
-        return _lookup(self._items, items)
+        return lookup(self._items, items)
 
     def _row(self, items: Sequence[str] | None) -> np.ndarray:
         cols, known = self._columns(items)
@@ -68,7 +68,7 @@ class NaiveRecommender:
 
     def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:
         row = self._row(items)
-        _, known_users = _lookup(self._users, users)
+        _, known_users = lookup(self._users, users)
         out = np.tile(row, (len(users), 1))
         out[~known_users] = np.nan
         return out
@@ -99,17 +99,6 @@ class NaiveRecommender:
             model._items, model._users = data["items"], data["users"]
             model._scores = data["scores"]
         return model
-
-
-def _lookup(index: np.ndarray, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``index`` and a mask of which were found (vectorised)."""
-    ids = np.asarray(ids).astype(str)
-    if not len(index):
-        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-    order = np.argsort(index, kind="stable")
-    pos = np.clip(np.searchsorted(index[order], ids), 0, len(index) - 1)
-    found = index[order][pos] == ids
-    return order[pos], found
 
 
 @hookimpl

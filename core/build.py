@@ -27,6 +27,8 @@ from deepcart.errors import BadInputError, DeepcartError
 from deepcart.reports import FilterReport, IngestReport
 
 Echo = Callable[[str], None]
+#: The timed steps of a build, in order (the first one without a timing is the one running).
+STEPS = ("ingest", "filters", "write", "validate", "hash")
 
 
 @dataclass
@@ -218,8 +220,15 @@ def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bo
             elif path.exists():
                 path.unlink()
         _publish(work, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
+        if type(exc).__name__ == "OutOfMemoryException":  # duckdb's; not imported at top level
+            step = next((s for s in STEPS if s not in timings), "the build")
+            raise DeepcartError(
+                f"DuckDB ran out of memory during {step} with --memory-limit {spec.memory_limit} and "
+                f"{spec.threads or os.cpu_count()} thread(s); nothing was written. Raise "
+                "--memory-limit or lower --threads."
+            ) from None
         raise
     elapsed = time.perf_counter() - started
     echo(f"Found {counts['users']:,} users with {counts['ratings']:,} ratings of {counts['items']:,} items.")

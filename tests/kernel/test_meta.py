@@ -28,3 +28,19 @@ def test_spec_is_implemented_in_some_test(name):
     sources = "\n".join(p.read_text() for p in TESTS.rglob("*.py") if p.name != Path(__file__).name)
     readme = (TESTS.parent / "README.md").read_text()
     assert f"def {name}(" in sources or f"def {name}(" in readme, f"no test implements the hook {name}"
+
+
+def test_every_test_file_is_collected(request):
+    # pytest silently skips folders matching its norecursedirs (``build``, ``dist``, ``venv``, ...):
+    # a tests/build folder once went unrun. Every test module on disk must be in this session.
+    import fnmatch
+
+    patterns = request.config.getini("norecursedirs")
+    for folder in (p for p in TESTS.rglob("*") if p.is_dir()):
+        hidden = [pat for pat in patterns if fnmatch.fnmatch(folder.name, pat)]
+        assert not hidden or folder.name == "__pycache__", f"pytest will never collect {folder} ({hidden})"
+    if request.config.args and any(Path(a).resolve() != TESTS for a in request.config.args):
+        return  # a partial run (one file or folder) collects less by design
+    collected = {Path(str(item.fspath)).resolve() for item in request.session.items}
+    on_disk = {p.resolve() for p in TESTS.rglob("test_*.py")}
+    assert on_disk <= collected, f"never collected: {sorted(map(str, on_disk - collected))}"

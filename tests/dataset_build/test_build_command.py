@@ -79,7 +79,7 @@ def test_all_beauty_5core_is_a_fixed_point(real_data, tmp_path):
     assert result.exit_code == 0, result.output
     manifest, _, _ = read_tag(tmp_path / "beauty")
     assert manifest["counts"] == {"users": 253, "items": 356, "ratings": 2535}
-    assert manifest["filters"][0]["step"] == "min-interactions"
+    assert manifest["filters"][0]["step"] == "k-core"
     assert manifest["filters"][0]["dropped_ratings"] == 0
     assert manifest["loader"]["name"] == "amazon2023-csv"
 
@@ -148,6 +148,17 @@ def test_failure_in_the_last_step_leaves_no_tag(real_data, tmp_path, monkeypatch
     result = build(tmp_path, "--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"), "--tag", "t")
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     assert list(tmp_path.iterdir()) == []  # neither the tag nor the temporary build folder
+
+
+def test_out_of_memory_is_a_clear_error_and_leaves_no_tag(real_data, tmp_path):
+    # 2 MB is far below what DuckDB needs to read the Magazine file: its OutOfMemoryException
+    # must become one readable line naming the step and the setting, with nothing left behind.
+    result = build(tmp_path, "--reviews-file", str(real_data / "Magazine_Subscriptions.jsonl.gz"),
+                   "--tag", "t", "--memory-limit", "2MB", "--threads", "1")
+    assert result.exit_code == 1, result.output
+    assert "ran out of memory during ingest" in result.output and "--memory-limit 2MB" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_line_fails_with_file_and_line_and_writes_nothing(tmp_path, real_data):

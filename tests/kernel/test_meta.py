@@ -39,8 +39,10 @@ def test_every_test_file_is_collected(request):
     for folder in (p for p in TESTS.rglob("*") if p.is_dir()):
         hidden = [pat for pat in patterns if fnmatch.fnmatch(folder.name, pat)]
         assert not hidden or folder.name == "__pycache__", f"pytest will never collect {folder} ({hidden})"
-    if request.config.args and any(Path(a).resolve() != TESTS for a in request.config.args):
-        return  # a partial run (one file or folder) collects less by design
+    option = request.config.option
+    partial = any(Path(a).resolve() != TESTS for a in request.config.args)
+    if partial or option.keyword or option.markexpr:
+        return  # a partial run (a file, a folder, -k or -m) collects less by design
     collected = {Path(str(item.fspath)).resolve() for item in request.session.items}
     on_disk = {p.resolve() for p in TESTS.rglob("test_*.py")}
     assert on_disk <= collected, f"never collected: {sorted(map(str, on_disk - collected))}"

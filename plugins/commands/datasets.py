@@ -7,6 +7,7 @@ machine can run the whole pipeline without downloading anything.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,9 @@ DEFAULT_ORDER = ("min-interactions", "min-ratings", "orphans", "subsample", "k-c
 def ensure_default_sources(data_dir: Path, *, reviews: int = DEFAULT_SYNTH_REVIEWS,
                            seed: int = DEFAULT_SYNTH_SEED, progress: bool = True) -> tuple[Path, Path]:
     """The review and meta files of the embedded default, generated on first use."""
-    from deepcart.plugins.loaders.synthetic import generate
+    from deepcart.plugins.loaders.synthetic import WORLD_VERSION, generate
 
-    folder = data_dir / "sources" / f"synthetic-{reviews}-seed{seed}"
+    folder = data_dir / "sources" / f"synthetic-{reviews}-seed{seed}-v{WORLD_VERSION}"
     review_file = folder / "Synthetic_Electronics.jsonl.gz"
     meta_file = folder / "meta_Synthetic_Electronics.jsonl.gz"
     if review_file.is_file() and meta_file.is_file():
@@ -57,7 +58,26 @@ def ensure_default_tag(registry, data_dir: Path, *, echo, progress: bool, force:
 
 
 def _embedded_note() -> dict[str, Any]:
-    return {"embedded_default": {"synthetic_reviews": DEFAULT_SYNTH_REVIEWS, "seed": DEFAULT_SYNTH_SEED}}
+    from deepcart.plugins.loaders.synthetic import WORLD_VERSION
+
+    return {"embedded_default": {"synthetic_reviews": DEFAULT_SYNTH_REVIEWS, "seed": DEFAULT_SYNTH_SEED,
+                                 "world_version": WORLD_VERSION}}
+
+
+def stale_default_tag(data_dir: Path) -> bool:
+    """True when the tag ``synthetic`` is an embedded default made by an older generator.
+
+    A tag of that name that a person built from their own files is never stale.
+    """
+    from deepcart.datasets import MANIFEST, tag_path
+    from deepcart.plugins.loaders.synthetic import WORLD_VERSION
+
+    try:
+        manifest = json.loads((tag_path(DEFAULT_TAG, data_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    note = manifest.get("sources", {}).get("embedded_default")
+    return isinstance(note, dict) and note.get("world_version") != WORLD_VERSION
 
 
 def _generate_with_progress(generate, out: Path, reviews: int, seed: int, progress: bool, force: bool):

@@ -218,7 +218,8 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
 @click.option("--k", "default_k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-engagement", type=click.IntRange(min=0), default=DEFAULT_MIN_ENGAGEMENT, show_default=True,
-              help="Engagement rule of the sample worst picks.")
+              help="Engagement rule: the ranking metrics and the sample picks consider only items with at "
+                   "least this many ratings.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to save the trained models (default: <data dir>/models).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
@@ -236,7 +237,7 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     from deepcart.datasets import default_data_dir, tag_path
     from deepcart.models import save_model, tag_manifest_sha256
     from deepcart.picks import CatalogueScorer, load_catalogue, pick, render_picks
-    from deepcart.plugins.commands.datasets import DEFAULT_TAG, ensure_default_tag
+    from deepcart.plugins.commands.datasets import DEFAULT_TAG, ensure_default_tag, stale_default_tag
     from deepcart.plugins.commands.evaluation import default_metrics, resolve_tag
     from deepcart.ratings import ratings_from_parquet
     from deepcart.splits import split_dataset
@@ -250,8 +251,12 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     metric_names = metrics or default_metrics(registry)
     if not data_tag:
         data_tag = DEFAULT_TAG
-        if not tag_path(data_tag, data_dir).exists():
-            ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty())
+        stale = stale_default_tag(data_dir)
+        if stale:
+            echo("The embedded default dataset was made by an older synthetic generator: rebuilding it.")
+        if stale or not tag_path(data_tag, data_dir).exists():
+            ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty(),
+                               force=stale)
     tag_dir = resolve_tag(data_tag, data_dir)
     split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
     per_model: dict[str, Any] = {}
@@ -264,7 +269,8 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
         opts = _options(registry, name, [o for o in plain if o.split("=", 1)[0].strip().replace("-", "_") in fields]
                         + prefixed, epochs if "epochs" in fields else None)
         model, train = fit_recommender(registry, name, opts, split, seed=seed, echo=echo)
-        report = evaluate_model(model, split, "test", metric_names, registry, k=default_k, quiet=quiet)
+        report = evaluate_model(model, split, "test", metric_names, registry, k=default_k,
+                                min_engagement=min_engagement, train=train, quiet=quiet)
         per_model[name] = report
         out = (models_dir or data_dir / "models") / data_tag / f"{name}-{stamp}"
         save_model(model, out, recommender=name, data_tag=data_tag, tag_sha256=tag_manifest_sha256(tag_dir),
@@ -287,7 +293,8 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
         click.echo(json.dumps({"data_tag": data_tag, "recommenders": list(recommenders), "metrics": rows,
                                "sample_user": user, "worst_picks": [p.to_json() for p in picks]}, indent=2))
         return
-    click.echo(f"Test users of {data_tag!r}: {split.manifest['users']['test']:,}")
+    click.echo(f"Test users of {data_tag!r}: {split.manifest['users']['test']:,}; ranking metrics over items "
+               f"with >= {min_engagement} train ratings")
     click.echo(render_comparison(rows, list(recommenders)))
     if user:
         click.echo(f"\nSample: worst picks for test user {user} by {last_model[0]} "

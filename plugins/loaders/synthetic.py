@@ -15,10 +15,16 @@ recommenders care:
 The model behind the ratings: every item has a topic (a product noun such as "cable"), a Zipf
 popularity weight, a quality and a latent vector near its topic's centroid; every user has a heavy
 tailed number of reviews, one to three favourite topics, a bias and a latent taste vector.
-A review's latent score is ``user_bias + item_quality + AFFINITY_SCALE * (p_u . v_i) + noise``;
-the stars are the score's bucket between thresholds set at the quantiles that give the J-shape.
-About 3% of the items are genuinely bad (very negative quality) but are drawn from the popular
-half of the catalogue, so their popularity owes nothing to their quality.
+A review's latent score is ``user_bias + item_quality + AFFINITY_SCALE * w * (p_u . v_i) + noise``
+with ``w`` = 1 for an item in one of the user's favourite topics and ``OFF_TOPIC_TASTE`` otherwise
+(people judge what they are enthusiasts of by taste, casual purchases mostly by quality); the
+stars are the score's bucket between thresholds set at the quantiles that give the J-shape.
+About 3% of the items are genuinely bad (negative quality) but are drawn from the popular half of
+the catalogue, so their popularity owes nothing to their quality; 10% of the popular items are
+polarising (a large loading on the main taste dimension: loved by some, hated by others). So a
+person's worst products are partly everyone's (the bad items, which an item mean finds) and
+partly their own (a polarising product or a mismatch inside the topics they buy), which only
+collaborative filtering can find.
 
 Users are generated, written and discarded in chunks of ``USERS_PER_CHUNK``: memory stays bounded
 by the per-item arrays, a 4-byte review count per user and one chunk, whatever ``n_reviews``.
@@ -78,6 +84,10 @@ META_KEYS = (
 # ---------------------------------------------------------------------------------------------
 # Model parameters
 # ---------------------------------------------------------------------------------------------
+#: Version of the generated world: bumped whenever a change alters what a given seed generates,
+#: so that cached copies (the embedded default) are known to be stale. 2: polarising items, taste
+#: weighted by topic, milder bad items.
+WORLD_VERSION = 2
 TARGET_STAR_SHARES = (0.10, 0.05, 0.08, 0.17, 0.60)  # 1..5 stars (Amazon's J-shape)
 REVIEWS_PER_USER = 2.4  # Electronics: 43.9M ratings / 18.3M users
 REVIEWS_PER_ITEM = 27  # Electronics: 43.9M ratings / 1.6M items
@@ -91,11 +101,21 @@ NOISE_SD = 0.5
 USER_BIAS_SD = 0.4
 ITEM_QUALITY_SD = 0.35
 TOPIC_LOADING = 0.7  # v_i = TOPIC_LOADING * c_topic + sqrt(1 - TOPIC_LOADING^2) * e_i
-TASTE_ALIGNMENT = 0.3  # how much users' taste leans towards their favourite topics
+# How much users' taste leans towards their favourite topics. 0: liking a whole topic shows as
+# buying in it, not as rating everything in it higher (which would put a person's lowest expected
+# ratings in topics they never buy from).
+TASTE_ALIGNMENT = 0.0
+# Weight of taste (p_u . v_i) for items outside the user's favourite topics: enthusiasts have
+# strong personal opinions where they buy most; casual purchases are judged mostly on quality.
+OFF_TOPIC_TASTE = 0.3
 BAD_ITEM_SHARE = 0.03
-BAD_QUALITY_MEAN = -2.6
+BAD_QUALITY_MEAN = -1.5  # star mean of the bad items ~2.8 (5-core); few real items sit lower
 BAD_QUALITY_SD = 0.3
 BAD_POPULAR_FRACTION = 0.5  # bad items are drawn from this most popular fraction of items
+# Polarising products (love it or hate it): a share of the popular, not-bad items whose factor
+# loads +-POLAR_LOADING on the main taste dimension, so their stars are bimodal.
+POLAR_SHARE = 0.10
+POLAR_LOADING = 3.0
 ZIPF_EXPONENT = 1.2  # popularity weight of the item of rank r: (r + offset)^-ZIPF_EXPONENT
 ZIPF_OFFSET = (0.002, 3.0)  # offset = 0.002 * n_items + 3: the same shape at every size
 GLOBAL_TOPIC_SHARE = 0.15  # share of a user's reviews outside their favourite topics
@@ -119,7 +139,7 @@ _YEAR_WEIGHTS = {
 }
 
 # Random-stream identifiers (the second element of each SeedSequence entropy).
-_S_WORLD, _S_COUNTS, _S_PILOT, _S_CHUNK, _S_META = 1, 2, 3, 4, 5
+_S_WORLD, _S_COUNTS, _S_PILOT, _S_CHUNK, _S_META, _S_POLAR = 1, 2, 3, 4, 5, 6
 
 # ---------------------------------------------------------------------------------------------
 # Topics: (key, noun used in review texts, noun used in meta titles, main_category,
@@ -579,6 +599,14 @@ class _World:
         self.item_factors = (TOPIC_LOADING * self.centroids[self.item_topic]
                              + np.sqrt(1 - TOPIC_LOADING ** 2) * e)
         del e
+        # polarising products, from their own random stream (the draws above are unchanged)
+        prng = _rng(seed, _S_POLAR)
+        candidates = np.flatnonzero(self.has_meta & popular & ~self.is_bad)
+        n_polar = min(len(candidates), int(round(n_items * POLAR_SHARE)))
+        polar = prng.choice(candidates, n_polar, replace=False)
+        self.is_polar = np.zeros(n_cat, bool)
+        self.is_polar[polar] = True
+        self.item_factors[polar, 0] = POLAR_LOADING * prng.choice([-1.0, 1.0], n_polar)
 
         # ids: parents, orphans and variant children, all distinct
         has_var = rng.random(n_cat) < VARIANT_ITEM_SHARE
@@ -797,10 +825,13 @@ class _World:
 
         # latent score
         aff = np.einsum("ij,ij->i", p[uid], self.item_factors[item])
+        in_fav = ((fav[uid] == topic[:, None]) & used[uid]).any(axis=1)
+        aff *= np.where(in_fav, 1.0, OFF_TOPIC_TASTE)
         score = (bias[uid] + self.quality[item] + AFFINITY_SCALE * aff
                  + NOISE_SD * rng.standard_normal(m))
-        return dict(n=n, m=m, codes=codes, bias=bias, p=p, uid=uid, pos=pos, ustart=ustart,
-                    ts=ts, item=item, topic=topic, dup=dup, score=score)
+        favourites = np.where(used, fav, -1)
+        return dict(n=n, m=m, codes=codes, bias=bias, p=p, favourites=favourites, uid=uid, pos=pos,
+                    ustart=ustart, ts=ts, item=item, topic=topic, dup=dup, score=score)
 
     def _draw_times(self, rng: np.random.Generator, n: int) -> np.ndarray:
         years = np.array(sorted(_YEAR_WEIGHTS))
@@ -1123,6 +1154,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
     try:
         t_rev, t_meta, t_truth = tmp(REVIEWS_NAME), tmp(META_NAME), tmp(TRUTH_NAME)
         t_uid, t_ubias, t_ufac = tmp("user_ids"), tmp("user_bias"), tmp("user_factors")
+        t_ufav = tmp("user_favourite_topics")
         n_lines = np.zeros(w.n_cat, np.int64)
         star_sum = np.zeros(w.n_cat, np.int64)
         first_ts = np.full(w.n_cat, np.iinfo(np.int64).max, np.int64)
@@ -1130,7 +1162,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
         with open(t_rev, "wb") as raw, gzip.GzipFile(
                 filename=REVIEWS_NAME, mode="wb", fileobj=raw, compresslevel=COMPRESSLEVEL,
                 mtime=0) as gz, open(t_uid, "wb") as fu, open(t_ubias, "wb") as fb, \
-                open(t_ufac, "wb") as ff:
+                open(t_ufac, "wb") as ff, open(t_ufav, "wb") as fv:
             for ci, u0 in enumerate(range(0, n_users, USERS_PER_CHUNK)):
                 counts = w.counts[u0:u0 + USERS_PER_CHUNK]
                 rng = _rng(seed, _S_CHUNK, ci)
@@ -1144,6 +1176,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
                 fu.write(np.ascontiguousarray(c["codes"]).view("S28")[:, 0].astype("<U28").tobytes())
                 fb.write(c["bias"].astype("<f4").tobytes())
                 ff.write(c["p"].astype("<f4").tobytes())
+                fv.write(c["favourites"].astype("<i2").tobytes())
                 if progress is not None:
                     progress(c["m"])
 
@@ -1159,6 +1192,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
             "item_has_meta": w.has_meta,
             "item_quality": w.quality.astype("<f4"),
             "item_is_bad": w.is_bad,
+            "item_is_polar": w.is_polar,
             "item_popularity": (w.weight / w.weight.sum()).astype("<f4"),
             "item_topic": w.item_topic.astype("<i2"),
             "item_factors": w.item_factors.astype("<f4"),
@@ -1169,6 +1203,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
             "rating_thresholds": w.thresholds.astype("<f8"),
             "affinity_scale": np.array(AFFINITY_SCALE, "<f8"),
             "noise_sd": np.array(NOISE_SD, "<f8"),
+            "off_topic_taste": np.array(OFF_TOPIC_TASTE, "<f8"),
             "seed": np.array(seed, "<i8") if -(1 << 63) <= seed < (1 << 63) else np.array(str(seed)),
         }
         with zipfile.ZipFile(t_truth, "w", allowZip64=True) as zf:
@@ -1179,6 +1214,8 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
             _npy_member(zf, "user_ids", np.dtype("<U28"), (n_users,), _file_chunks(t_uid), True)
             _npy_member(zf, "user_bias", np.dtype("<f4"), (n_users,), _file_chunks(t_ubias), False)
             _npy_member(zf, "user_factors", np.dtype("<f4"), (n_users, d), _file_chunks(t_ufac), False)
+            _npy_member(zf, "user_favourite_topics", np.dtype("<i2"), (n_users, 3),
+                        _file_chunks(t_ufav), False)
 
         for t, final in ((t_rev, files.reviews), (t_meta, files.meta), (t_truth, files.truth)):
             os.chmod(t, 0o644)

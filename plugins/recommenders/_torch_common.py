@@ -435,6 +435,16 @@ class TorchRecommender:
     def _hidden(self, net: torch.nn.Module, bags: Bags) -> torch.Tensor:
         raise NotImplementedError
 
+    def _ratings(self, net: torch.nn.Module, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
+        """Unclipped predicted ratings of every person in ``bags`` for ``items`` (None: all)."""
+        return net.rating_rows.matrix(self._hidden(net, bags), items)
+
+    def _rating_pairs(self, net: torch.nn.Module, bags: Bags, rows: torch.Tensor,
+                      items: torch.Tensor) -> torch.Tensor:
+        """Unclipped predicted ratings of the (person, item) pairs ``rows``, ``items``; the same
+        values as :meth:`_ratings` at those cells."""
+        return net.rating_rows.pairs(self._hidden(net, bags), rows, items)
+
     def _make_loss(self, net: torch.nn.Module) -> Callable[[Bags], torch.Tensor]:
         raise NotImplementedError
 
@@ -628,7 +638,7 @@ class TorchRecommender:
                     yield start, stop, np.full((stop - start, len(cols)), fill, dtype=np.float32)
                     continue
                 bags = make_bags(matrix[start:stop], self._device)
-                scores = net.rating_rows.matrix(self._hidden(net, bags), items)
+                scores = self._ratings(net, bags, items)
                 scores = scores.clamp_(RATING_MIN, RATING_MAX).cpu().numpy()
                 if active.all():
                     yield start, stop, scores
@@ -670,9 +680,8 @@ class TorchRecommender:
                 if lo == hi:
                     continue
                 bags = make_bags(matrix[start : start + step], device)
-                h = self._hidden(net, bags)
-                pred = net.rating_rows.pairs(
-                    h, torch.from_numpy(c_rows[lo:hi] - start).to(device),
+                pred = self._rating_pairs(
+                    net, bags, torch.from_numpy(c_rows[lo:hi] - start).to(device),
                     torch.from_numpy(c_cols[lo:hi]).to(device),
                 )
                 target = torch.from_numpy(c_values[lo:hi]).to(device)

@@ -31,12 +31,21 @@ A pair is a candidate neighbour when ``s'_ab > min_sim``, ``s'_ab != 0`` and ``n
 candidates rank by ``|s'_ab|``, ties to the lowest index.
 
 **Prediction**, item-based: ``N(i)`` is the stored neighbour graph (item ``i``'s ``N`` best
-candidates, a CSR matrix) and ``J = N(i) ∩ {items u rated}``::
+candidates, a CSR matrix), ``J = N(i) ∩ {items u rated}`` and ``δ`` = ``neighbour_damping``::
 
-    pred(u, i) = clip(b_ui + Σ_{j in J} s'_ij (r_uj - b_uj) / Σ_{j in J} |s'_ij|,  1, 5)
+    pred(u, i) = clip(b_ui + Σ_{j in J} s'_ij (r_uj - b_uj) / (δ + Σ_{j in J} |s'_ij|),  1, 5)
 
 or ``clip(b_ui, 1, 5)`` when ``J`` is empty. User-based: ``V`` is the ``N`` best candidate neighbours
 of ``u`` among the users who rated ``i``, and ``s'_uv (r_vi - b_vi)`` is averaged the same way.
+
+**Why δ.** ``δ`` acts as one phantom neighbour of similarity ``δ`` whose residual is 0. Without it,
+an item whose only rated neighbour is one weak, barely supported pair takes that one rating's whole
+residual: a single 1-star rating drags dozens of loosely related items to the bottom, and the worst
+list fills with them. With ``δ`` = 0.05 (a pair co-rated by about two people at the default
+shrinkage), weak evidence moves a prediction a little and strong evidence almost fully; on the
+default synthetic data it takes worst-direction NDCG@10 from 0.029 (below the item mean's 0.031)
+to 0.052, best-direction NDCG@10 from 0.015 to 0.027 and RMSE from 1.059 to 1.023 (0.2 is already
+too much: 0.037, 0.016, 1.043).
 
 A folded-in person is scored exactly like a training user (``b_u`` from their ratings, the same
 sums), so folding in a training user's ratings reproduces their ``predict`` row. In the user-based
@@ -114,6 +123,9 @@ class KNNConfig(pydantic.BaseModel):
         0.0, ge=-1.0, lt=1.0, description="keep neighbours with shrunk similarity above this"
     )
     damping: float = pydantic.Field(5.0, ge=0, description="pseudo-ratings in the baseline means")
+    neighbour_damping: float = pydantic.Field(
+        0.05, ge=0, description="added to the neighbour weights' sum: weak evidence stays near the baseline"
+    )
     block_size: int = pydantic.Field(1024, ge=1, description="most rows per similarity block")
 
 
@@ -302,13 +314,13 @@ class KNNRecommender:
             bias, indptr, cols, num, den = self._item_terms(rows)
             out = self._base(bias)
             owner = np.repeat(np.arange(rows.shape[0]), np.diff(indptr))
-            out[owner, cols] += num / den
+            out[owner, cols] += num / (den + self.config.neighbour_damping)
         else:
             bias = self._row_bias(rows)
             out = self._base(bias)
             for person, num, den in self._user_terms(rows):
                 hit = den > 0
-                out[person, hit] += (num[hit] / den[hit]).astype(np.float32)
+                out[person, hit] += (num[hit] / (den[hit] + self.config.neighbour_damping)).astype(np.float32)
         if clip:
             np.clip(out, 1.0, 5.0, out=out)
         return out
@@ -524,7 +536,7 @@ class KNNRecommender:
             threshold[some] = np.where(counts[some] >= k, lowest, -np.inf)
         # Entries are compared without their row's b_u + μ (one addition fewer per entry).
         with np.errstate(invalid="ignore", over="ignore"):
-            term = item_base[cols] + num / den
+            term = item_base[cols] + num / (den + self.config.neighbour_damping)
         if sign > 0:
             live = term >= np.repeat(threshold - row_base, lengths)
         else:

@@ -15,9 +15,23 @@ objective per person is::
 The encoder sees two channels per rated item, both scaled by ``1 / sqrt(n_u)`` (Mult-VAE's L2
 normalisation of the click vector): "rated" (exactly the Mult-VAE input) and "how": the residual
 ``r_ui - b_i``, so a dislike pushes the other way than a like. Input dropout drops whole (person,
-item) pairs, both channels together. Predictions use the posterior mean ``z = mu`` and the rating
-head, clipped to [1, 5]; the multinomial head shapes the latent space during training (which items
-people rate together) and is not used for rating.
+item) pairs, both channels together. Predictions use the posterior mean ``z = mu``.
+
+**Engagement gate.** The multinomial head says how likely the person is to rate each item at all;
+the rating head's personal part is trusted in proportion::
+
+    lift_ui = n_items * pi_i(mu)                    (1 = an average item for this person)
+    r^_ui   = clip(b_i + min(1, lift_ui / engagement_gate) * (h . v_i + e_i),  1, 5)
+
+A personal residual for a product far outside what the person buys is an extrapolation from
+nobody like them; gated, such products fall back to their item baseline, while the products the
+person is in the audience for keep their full personal prediction. This matters most for the worst
+list: ungated, it fills with products the person would never buy, which their held-out ratings can
+never confirm. On the default synthetic data (seed 0, ranking over items with >= 20 ratings) a
+gate of 5 takes worst-direction NDCG@10 from 0.024 (below the item mean's 0.031) to 0.052 and
+best-direction NDCG@10 from 0.006 to 0.026; per-user Pearson stays (0.498 -> 0.504), RMSE gives a
+little (1.049 -> 1.056). Early stopping watches the gated predictions. ``engagement_gate=0`` turns
+the gate off.
 
 ``rating_weight`` is ``1 / (2 sigma^2)``. Its default, 10, was chosen on a synthetic set (5,000 users
 with ~12 ratings each from :mod:`deepcart.plugins.loaders.synthetic`; held-out RMSE: naive 1.257,
@@ -61,6 +75,10 @@ class VAEConfig(TorchConfig):
         10.0, gt=0, description="weight of the rating head's squared error (1 / 2 sigma^2)"
     )
     batch_size: int = pydantic.Field(500, ge=1, description="people per gradient step")
+    engagement_gate: float = pydantic.Field(
+        5.0, ge=0, description="personal part of a rating counts fully from this engagement lift up "
+                               "(lift = n_items x the multinomial probability; 0 = no gate)"
+    )
 
     _parse_encoder = pydantic.field_validator("encoder", mode="before")(int_list)
 
@@ -122,6 +140,36 @@ class VAERecommender(TorchRecommender):
     def _hidden(self, net, bags: Bags) -> torch.Tensor:
         mu, _ = self._posterior(net, bags)
         return net.decoder(mu)
+
+    def _gate(self, net, h: torch.Tensor) -> torch.Tensor | None:
+        """``min(1, lift / engagement_gate)`` for every (person, item), or None without a gate."""
+        import torch
+
+        gate = self.config.engagement_gate
+        if not gate:
+            return None
+        lift = torch.softmax(net.logits(h), dim=1) * (net.logits.out_features / gate)
+        return lift.clamp_(max=1.0)
+
+    def _ratings(self, net, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
+        h = self._hidden(net, bags)
+        scores = net.rating_rows.matrix(h, items)
+        weight = self._gate(net, h)
+        if weight is None:
+            return scores
+        base = net.rating_rows.baseline if items is None else net.rating_rows.baseline[items]
+        if items is not None:
+            weight = weight[:, items]
+        return base + weight * (scores - base)
+
+    def _rating_pairs(self, net, bags: Bags, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        h = self._hidden(net, bags)
+        scores = net.rating_rows.pairs(h, rows, items)
+        weight = self._gate(net, h)
+        if weight is None:
+            return scores
+        base = net.rating_rows.baseline[items]
+        return base + weight[rows, items] * (scores - base)
 
     def _make_loss(self, net) -> Callable[[Bags], torch.Tensor]:
         import torch

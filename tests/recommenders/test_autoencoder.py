@@ -87,6 +87,29 @@ class TestAutoencoder(RecommenderContract):
         np.testing.assert_allclose(fitted.fold_in_batch(toy_ratings.csr()[:6]),
                                    fitted.predict(list(toy_ratings.user_ids[:6])), atol=1e-5)
 
+    @pytest.mark.parametrize("kappa", [0.0, 5.0])
+    def test_support_damping_follows_the_documented_formula(self, deepcart_registry, kappa):
+        """r^ = clip(b_i + n_i / (n_i + kappa) * (h . v_i + e_i), 1, 5), n_i = train ratings of i."""
+        import torch
+
+        from deepcart.plugins.recommenders._torch_common import make_bags
+
+        ratings = make_toy_ratings(seed=5)
+        fitted = self.make(deepcart_registry, support_damping=kappa).fit(ratings, seed=0)
+        assert (fitted._row_of == np.arange(len(fitted._row_of))).all()
+        people = ratings.csr()[:6]
+        net = fitted._net.eval()
+        with torch.inference_mode():
+            raw = net.rating_rows.matrix(fitted._hidden(net, make_bags(people, fitted._device)), None).numpy()
+        base = net.rating_rows.baseline.numpy()
+        n = np.bincount(ratings.items, minlength=len(ratings.item_ids)).astype(float)
+        expected = np.clip(base + n / (n + kappa) * (raw - base), 1, 5)
+        np.testing.assert_allclose(fitted.fold_in_batch(people), expected, atol=1e-5)
+        if kappa:  # the shrinkage really bites on this data
+            assert np.abs(fitted.fold_in_batch(people) - np.clip(raw, 1, 5)).max() > 0.01
+        reloaded_shape = fitted._net.support.shape  # rebuilt from the training matrix, not saved
+        assert reloaded_shape == (len(ratings.item_ids),) and "support" not in fitted._net.state_dict()
+
     def test_hidden_layers_are_mirrored(self, deepcart_registry, toy_ratings):
         import torch
 

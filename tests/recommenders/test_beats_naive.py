@@ -6,9 +6,9 @@ machine), everything seeded. kNN, the autoencoder and the Mult-VAE must beat ``n
 Pearson and on worst-direction NDCG@10 over the test users, by the margins below. The ranking
 metrics use the run's engagement rule (items with >= 20 train ratings), as the worst picks do.
 
-Measured (README, "Recommenders and picks"): Pearson naive 0.324 / knn 0.495 / autoencoder 0.441 /
-vae 0.504; worst NDCG@10 naive 0.0314 / knn 0.0522 / autoencoder 0.0391 / vae 0.0519. The margins
-sit under those gaps (the autoencoder's worst-direction lead is the thinnest, +0.008), so that a
+Measured (README, "Recommenders and picks"): Pearson naive 0.324 / knn 0.495 / autoencoder 0.433 /
+vae 0.504; worst NDCG@10 naive 0.0314 / knn 0.0522 / autoencoder 0.0428 / vae 0.0519. The margins
+sit under those gaps (the autoencoder's worst-direction lead is the thinnest, +0.011), so that a
 recommender that merely ties naive fails.
 """
 
@@ -24,7 +24,7 @@ from deepcart.cli import cli
 #: Required gain over naive: (metric, direction) -> margin per recommender.
 MARGINS = {
     ("pearson", "-"): {"knn": 0.05, "autoencoder": 0.05, "vae": 0.05},
-    ("ndcg@10", "worst"): {"knn": 0.015, "autoencoder": 0.005, "vae": 0.01},
+    ("ndcg@10", "worst"): {"knn": 0.015, "autoencoder": 0.008, "vae": 0.01},
 }
 
 

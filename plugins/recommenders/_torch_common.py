@@ -439,6 +439,10 @@ class TorchRecommender:
         """Unclipped predicted ratings of every person in ``bags`` for ``items`` (None: all)."""
         return net.rating_rows.matrix(self._hidden(net, bags), items)
 
+    def _scores_need_every_item(self) -> bool:
+        """Whether :meth:`_ratings` computes full-catalogue rows even for a few ``items``."""
+        return False
+
     def _rating_pairs(self, net: torch.nn.Module, bags: Bags, rows: torch.Tensor,
                       items: torch.Tensor) -> torch.Tensor:
         """Unclipped predicted ratings of the (person, item) pairs ``rows``, ``items``; the same
@@ -629,7 +633,10 @@ class TorchRecommender:
         everything = len(wanted) == len(self._active) and np.array_equal(wanted, np.arange(len(wanted)))
         items = None if everything else torch.from_numpy(wanted).to(self._device)
         fill = np.float32(np.clip(self._mean, RATING_MIN, RATING_MAX))
-        step = max(1, min(1024, SCORE_BLOCK_BYTES // (4 * max(len(cols), 1))))
+        # A model whose scores need every item (the VAE's gate normalises over the catalogue) holds
+        # full-width rows whatever ``cols`` is: size the blocks by those.
+        width = len(self._active) if self._scores_need_every_item() else len(cols)
+        step = max(1, min(1024, SCORE_BLOCK_BYTES // (4 * max(width, 1))))
         net = self._net.eval()
         with torch.inference_mode():
             for start in range(0, matrix.shape[0], step):

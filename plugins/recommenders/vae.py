@@ -151,6 +151,9 @@ class VAERecommender(TorchRecommender):
         lift = torch.softmax(net.logits(h), dim=1) * (net.logits.out_features / gate)
         return lift.clamp_(max=1.0)
 
+    def _scores_need_every_item(self) -> bool:
+        return bool(self.config.engagement_gate)
+
     def _ratings(self, net, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
         h = self._hidden(net, bags)
         scores = net.rating_rows.matrix(h, items)

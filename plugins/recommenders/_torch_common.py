@@ -435,9 +435,23 @@ class TorchRecommender:
     def _hidden(self, net: torch.nn.Module, bags: Bags) -> torch.Tensor:
         raise NotImplementedError
 
+    def _residual_weight(self, net: torch.nn.Module, h: torch.Tensor) -> torch.Tensor | None:
+        """How much of the personal residual ``h . v_i + e_i`` a prediction keeps: per item
+        ``(n_items,)`` or per person and item ``(len(h), n_items)``; None keeps all of it."""
+        return None
+
     def _ratings(self, net: torch.nn.Module, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
-        """Unclipped predicted ratings of every person in ``bags`` for ``items`` (None: all)."""
-        return net.rating_rows.matrix(self._hidden(net, bags), items)
+        """Unclipped predicted ratings of every person in ``bags`` for ``items`` (None: all):
+        ``b_i + w * (h . v_i + e_i)`` with ``w`` from :meth:`_residual_weight`."""
+        h = self._hidden(net, bags)
+        scores = net.rating_rows.matrix(h, items)
+        weight = self._residual_weight(net, h)
+        if weight is None:
+            return scores
+        base = net.rating_rows.baseline
+        if items is not None:
+            base, weight = base[items], weight[..., items]
+        return base + weight * (scores - base)
 
     def _scores_need_every_item(self) -> bool:
         """Whether :meth:`_ratings` computes full-catalogue rows even for a few ``items``."""
@@ -447,7 +461,13 @@ class TorchRecommender:
                       items: torch.Tensor) -> torch.Tensor:
         """Unclipped predicted ratings of the (person, item) pairs ``rows``, ``items``; the same
         values as :meth:`_ratings` at those cells."""
-        return net.rating_rows.pairs(self._hidden(net, bags), rows, items)
+        h = self._hidden(net, bags)
+        scores = net.rating_rows.pairs(h, rows, items)
+        weight = self._residual_weight(net, h)
+        if weight is None:
+            return scores
+        base = net.rating_rows.baseline[items]
+        return base + (weight[items] if weight.dim() == 1 else weight[rows, items]) * (scores - base)
 
     def _make_loss(self, net: torch.nn.Module) -> Callable[[Bags], torch.Tensor]:
         raise NotImplementedError

@@ -109,17 +109,9 @@ class AutoencoderRecommender(TorchRecommender):
                             persistent=False)
         return net
 
-    def _ratings(self, net, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
-        scores = net.rating_rows.matrix(self._hidden(net, bags), items)
-        base, support = net.rating_rows.baseline, net.support
-        if items is not None:
-            base, support = base[items], support[items]
-        return base + support * (scores - base)
-
-    def _rating_pairs(self, net, bags: Bags, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        scores = net.rating_rows.pairs(self._hidden(net, bags), rows, items)
-        base = net.rating_rows.baseline[items]
-        return base + net.support[items] * (scores - base)
+    def _residual_weight(self, net, h: torch.Tensor) -> torch.Tensor:
+        """``n_i / (n_i + support_damping)`` per item."""
+        return net.support
 
     @staticmethod
     def _encode(net, bags: Bags, residuals: torch.Tensor) -> torch.Tensor:

@@ -141,8 +141,8 @@ class VAERecommender(TorchRecommender):
         mu, _ = self._posterior(net, bags)
         return net.decoder(mu)
 
-    def _gate(self, net, h: torch.Tensor) -> torch.Tensor | None:
-        """``min(1, lift / engagement_gate)`` for every (person, item), or None without a gate."""
+    def _residual_weight(self, net, h: torch.Tensor) -> torch.Tensor | None:
+        """The engagement gate ``min(1, lift / engagement_gate)`` per (person, item); None if off."""
         import torch
 
         gate = self.config.engagement_gate
@@ -153,26 +153,6 @@ class VAERecommender(TorchRecommender):
 
     def _scores_need_every_item(self) -> bool:
         return bool(self.config.engagement_gate)
-
-    def _ratings(self, net, bags: Bags, items: torch.Tensor | None) -> torch.Tensor:
-        h = self._hidden(net, bags)
-        scores = net.rating_rows.matrix(h, items)
-        weight = self._gate(net, h)
-        if weight is None:
-            return scores
-        base = net.rating_rows.baseline if items is None else net.rating_rows.baseline[items]
-        if items is not None:
-            weight = weight[:, items]
-        return base + weight * (scores - base)
-
-    def _rating_pairs(self, net, bags: Bags, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        h = self._hidden(net, bags)
-        scores = net.rating_rows.pairs(h, rows, items)
-        weight = self._gate(net, h)
-        if weight is None:
-            return scores
-        base = net.rating_rows.baseline[items]
-        return base + weight[rows, items] * (scores - base)
 
     def _make_loss(self, net) -> Callable[[Bags], torch.Tensor]:
         import torch

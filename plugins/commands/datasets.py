@@ -7,7 +7,6 @@ machine can run the whole pipeline without downloading anything.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,12 +68,13 @@ def stale_default_tag(data_dir: Path) -> bool:
 
     A tag of that name that a person built from their own files is never stale.
     """
-    from deepcart.datasets import MANIFEST, tag_path
+    from deepcart.datasets import read_manifest
+    from deepcart.errors import DeepcartError
     from deepcart.plugins.loaders.synthetic import WORLD_VERSION
 
     try:
-        manifest = json.loads((tag_path(DEFAULT_TAG, data_dir) / MANIFEST).read_text())
-    except (OSError, ValueError):
+        manifest = read_manifest(DEFAULT_TAG, data_dir)
+    except (DeepcartError, ValueError):  # no such tag, or a manifest that is not JSON
         return False
     note = manifest.get("sources", {}).get("embedded_default")
     return isinstance(note, dict) and note.get("world_version") != WORLD_VERSION

@@ -9,30 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
 from deepcart.ratings import Ratings
 from deepcart.testing import RecommenderContract, make_toy_ratings
 
-NEURAL = ("deepcart.plugins.recommenders.autoencoder", "deepcart.plugins.recommenders.vae")
 FAST = {"hidden": [16], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False, "device": "cpu"}
 
 
-@pytest.fixture
-def deepcart_registry():
-    """Built-ins plus the neural recommenders (until they join ``BUILTIN_PLUGINS``)."""
-    extra = tuple(m for m in NEURAL if m not in BUILTIN_PLUGINS)
-    return load_plugins(builtins=BUILTIN_PLUGINS + extra, entry_points=False).registry
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and the test machines are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def holdout(ratings: Ratings, share: float = 0.2, seed: int = 1):

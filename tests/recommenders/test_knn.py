@@ -11,22 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
 from deepcart.plugins.recommenders import knn
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.plugins.recommenders.naive import NaiveRecommender
 from deepcart.ratings import Ratings
 from deepcart.testing import RecommenderContract, make_toy_ratings
 
-KNN_MODULE = "deepcart.plugins.recommenders.knn"
 SMALL = {"neighbours": 10, "block_size": 7}  # several blocks even on the toy data
 
 
-@pytest.fixture
-def deepcart_registry():
-    """The built-ins plus this module (deduplicated, so it keeps working once knn is built in)."""
-    modules = tuple(dict.fromkeys((*BUILTIN_PLUGINS, KNN_MODULE)))
-    return load_plugins(builtins=modules, entry_points=False).registry
 
 
 class TestKNNItem(RecommenderContract):

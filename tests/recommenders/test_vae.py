@@ -5,29 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
 from deepcart.testing import RecommenderContract, make_toy_ratings
 
-NEURAL = ("deepcart.plugins.recommenders.autoencoder", "deepcart.plugins.recommenders.vae")
 FAST = {"encoder": [32, 8], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False,
         "device": "cpu"}
 
 
-@pytest.fixture
-def deepcart_registry():
-    """Built-ins plus the neural recommenders (until they join ``BUILTIN_PLUGINS``)."""
-    extra = tuple(m for m in NEURAL if m not in BUILTIN_PLUGINS)
-    return load_plugins(builtins=BUILTIN_PLUGINS + extra, entry_points=False).registry
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _holdout(ratings, share=0.2, seed=1):

@@ -41,14 +41,18 @@ print(len(df))
 DEEPCART_BUILD = """
 import sys
 from deepcart.cli import cli
-reviews, meta, out, min_user, min_item = sys.argv[1:6]
+reviews, meta, out, min_user, min_item, memory_limit = sys.argv[1:7]
 try:
     cli(["build", "--reviews-file", reviews, "--items-file", meta, "--data-dir", out, "--tag", "bench",
          "--min-interactions", min_user, "--min-ratings", min_item, "--force", "--quiet",
-         "--threads", "2", "--memory-limit", "2GB"], prog_name="deepcart")
+         "--threads", "2", "--memory-limit", memory_limit], prog_name="deepcart")
 except SystemExit as exit:
     assert not exit.code, exit.code
 """
+
+#: ``--memory-limit`` of each deepcart variant: the benchmark's usual 2 GB, and a tight one that
+#: trades time for memory (DuckDB spills the final sort to disk).
+MEMORY_LIMITS = {"deepcart-duckdb": "2GB", "deepcart-duckdb-256MB": "256MB"}
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +65,22 @@ def synthetic_files(tmp_path_factory, request):
     return files
 
 
-def _run(child_peak_rss, code, files, out: Path):
+def _run(child_peak_rss, code, files, out: Path, *extra: str):
     out.mkdir(parents=True, exist_ok=True)
-    args = [str(files.reviews), str(files.meta), str(out), "5", "5"]
+    args = [str(files.reviews), str(files.meta), str(out), "5", "5", *extra]
     start = time.perf_counter()
     rss, _ = child_peak_rss(code, args)
     return time.perf_counter() - start, rss
 
 
-@pytest.mark.parametrize("pipeline", ["deepcart-duckdb", "pandas-baseline"])
+@pytest.mark.parametrize("pipeline", [*MEMORY_LIMITS, "pandas-baseline"])
 def test_build_tag(benchmark, pipeline, synthetic_files, child_peak_rss, tmp_path):
-    code = DEEPCART_BUILD if pipeline == "deepcart-duckdb" else PANDAS_BASELINE
-    seconds, rss = benchmark.pedantic(_run, args=(child_peak_rss, code, synthetic_files, tmp_path / "out"),
-                                      rounds=1, iterations=1)
+    code, extra = PANDAS_BASELINE, ()
+    if pipeline in MEMORY_LIMITS:
+        code, extra = DEEPCART_BUILD, (MEMORY_LIMITS[pipeline],)
+    seconds, rss = benchmark.pedantic(
+        _run, args=(child_peak_rss, code, synthetic_files, tmp_path / "out", *extra), rounds=1, iterations=1
+    )
     benchmark.extra_info.update({"reviews": synthetic_files.n_reviews, "wall_s": round(seconds, 2),
                                  "peak_rss_mb": round(rss, 1)})
     print(f"\n{pipeline}: {synthetic_files.n_reviews:,} reviews in {seconds:.1f} s, peak RSS {rss:.0f} MiB")

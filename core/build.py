@@ -175,8 +175,9 @@ def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bo
         tick = time.perf_counter()
         from deepcart.schemas.validate import validate_table
 
-        validate_table("interactions", work / INTERACTIONS, seed=spec.seed)
-        validate_table("items", work / ITEMS, seed=spec.seed)
+        limits = {"memory_limit": spec.memory_limit, "threads": spec.threads}
+        validate_table("interactions", work / INTERACTIONS, seed=spec.seed, **limits)
+        validate_table("items", work / ITEMS, seed=spec.seed, **limits)
         timings["validate"] = time.perf_counter() - tick
 
         if report.rejected:

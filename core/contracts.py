@@ -36,10 +36,12 @@ Direction = Literal["best", "worst"]
 class Loader(Protocol):
     """Reads source files into the two raw tables of a build.
 
-    ``ingest`` creates, in the DuckDB connection it is given, a table ``interactions`` with at least
-    the columns ``user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP`` (plus
-    ``title, text, helpful_vote, verified_purchase`` where the format has them) holding one row per
-    (user, item) pair, and a table ``items`` keyed by ``parent_asin`` (possibly empty). Bad records
+    ``ingest`` creates, in the DuckDB connection it is given, a table ``interactions`` with the
+    columns ``user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP`` holding one
+    row per (user, item) pair, a table ``items`` keyed by ``parent_asin`` (possibly empty), and a
+    table or view ``reviews(user_id, parent_asin, title, text, helpful_vote, verified_purchase)``
+    with the texts of those pairs where the format has them (the build joins it to the rows the
+    filters kept; a view is read only then, which keeps texts out of memory). Bad records
     are handled as ``on_bad_records`` says: ``"fail"`` raises :class:`deepcart.errors.BadInputError`
     naming the file, the line and the problem; ``"skip"`` drops them and returns them in the result.
     """

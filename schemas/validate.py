@@ -127,7 +127,8 @@ class SchemaValidationError(DeepcartError):
 
 
 def validate_table(
-    name: str, table: pa.Table | str | Path, *, sample: int | None = 100_000, seed: int = 0
+    name: str, table: pa.Table | str | Path, *, sample: int | None = 100_000, seed: int = 0,
+    memory_limit: str | None = None, threads: int | None = None,
 ) -> ValidationReport:
     """Validate ``table`` (a pyarrow Table or a Parquet file) against the schema of ``name``.
 
@@ -135,6 +136,9 @@ def validate_table(
     :param sample: rows pandera validates (a seeded sample); ``None`` validates every row. The rules
         with a SQL equivalent and uniqueness are always checked on every row.
     :param seed: seed of the sample.
+    :param memory_limit: DuckDB's ``memory_limit`` for the checks on every row (e.g. ``"2GB"``,
+        as the build was given); DuckDB's default (80% of RAM) when None.
+    :param threads: DuckDB's ``threads`` for those checks; DuckDB's default when None.
     :raises SchemaValidationError: a check failed (a :class:`DeepcartError`).
     :raises DeepcartError: unknown table name or unreadable file.
     """
@@ -143,7 +147,7 @@ def validate_table(
     started = time.perf_counter()
     module = import_module(SCHEMAS[name])
     schema = module.schema()
-    source = _Source(table)
+    source = _Source(table, memory_limit=memory_limit, threads=threads)
     try:
         failures, table_checks = _table_checks(source, schema, module.KEY)
         checked, sample_failures = _sample_checks(source, schema, module.KEY, sample, seed)
@@ -163,7 +167,8 @@ def validate_table(
 class _Source:
     """A pyarrow Table or a Parquet file, seen both by DuckDB (as ``src``) and by pyarrow."""
 
-    def __init__(self, table: pa.Table | str | Path):
+    def __init__(self, table: pa.Table | str | Path, *, memory_limit: str | None = None,
+                 threads: int | None = None):
         import tempfile
 
         import duckdb
@@ -188,6 +193,10 @@ class _Source:
         self.con = duckdb.connect()
         self.con.execute(f"SET temp_directory = '{self.spill.name}'")
         self.con.execute("SET preserve_insertion_order = false")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
         if self.path is not None:
             quoted = str(self.path).replace("'", "''")
             self.con.execute(
@@ -201,11 +210,19 @@ class _Source:
     def take(self, positions: np.ndarray) -> pa.Table:
         """The rows at ``positions`` (sorted), as a pyarrow Table."""
         import pyarrow as pa
-        import pyarrow.dataset as ds
 
         if self.path is None:
             return self.table.take(pa.array(positions))
-        return ds.dataset(self.path, format="parquet").take(pa.array(positions))
+        # DuckDB streams the file and keeps only these rows; pyarrow's dataset ``take`` would hold
+        # every row group it touches (for a 100,000-row sample: nearly the whole file, texts and all).
+        self.con.register("_deepcart_positions", pa.table({_ROW: pa.array(positions, pa.int64())}))
+        try:
+            return self.con.sql(
+                f"SELECT * EXCLUDE ({_ROW}) FROM src SEMI JOIN _deepcart_positions USING ({_ROW}) "
+                f"ORDER BY {_ROW}"
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("_deepcart_positions")
 
     def chunks(self, positions: np.ndarray | None) -> Iterator[tuple[pa.Table, np.ndarray]]:
         """``(rows, their positions)`` in chunks: every row, or those at ``positions``."""

@@ -14,9 +14,10 @@ lines and do the rest in SQL:
    blank lines included.
 3. The loader's SQL parses each line once (``from_json``), names the first problem of each line in
    one ``CASE`` expression whose first branch is a cheap all-good test, and derives the typed
-   columns. Good and bad lines go to a TEMP staging table (it spills to ``temp_directory``, and
-   no text is compressed twice). ``from_json`` throws on a malformed line; only then is the file
-   read again with ``try(from_json(...))``, which costs a quarter more on every line.
+   columns. Good and bad lines go to a TEMP staging table, or (``StageSpec.to_parquet``, the
+   review texts) stream into Parquet files under ``temp_directory`` behind a TEMP view, so that
+   they never sit in DuckDB's memory. ``from_json`` throws on a malformed line; only then is the
+   file read again with ``try(from_json(...))``, which costs a quarter more on every line.
 4. With ``on_bad_records="fail"`` the query itself calls ``error()`` on the first bad line, so a
    bad line 5 of a 22 GB file fails in seconds. With ``"skip"`` the bad lines stay in the staging
    table (``problem`` set, ``raw`` capped) and are returned as :class:`deepcart.reports.Rejected`.
@@ -348,6 +349,36 @@ def insertion_order_kept(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("SET preserve_insertion_order = false")
 
 
+@contextmanager
+def serial_threads(con: duckdb.DuckDBPyConnection, when: bool = True) -> Iterator[None]:
+    """``threads = 1`` while inside (when ``when``): for staging gzip streams.
+
+    A gzip stream is decompressed by one thread, so more threads only parse ahead of it and hold
+    the chunks they finished until the order-keeping sink takes them: on 1M reviews, twice the
+    memory (365 vs 150 MiB) for no speed. Connections that run queries at the same time (the meta
+    side) still each get their own calling thread. The setting is global to the database: one
+    ``with`` around all concurrent staging, never one per connection.
+    """
+    if not when:
+        yield
+        return
+    old = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(old)}")
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether ``path`` starts with the gzip magic bytes (False if it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == _GZIP_MAGIC
+    except OSError:
+        return False
+
+
 @dataclass
 class StageSpec:
     """How one loader turns the lines of one kind of file into staged rows.
@@ -375,6 +406,12 @@ class StageSpec:
         it is only trusted when every record passes ``fast_ok``; anything else (a failing
         record, an error) sends the file down the line path, which finds the true lines.
     :ivar fast_ok: ``ok`` for the ``fast_reader`` rows (no ``line`` there).
+    :ivar to_parquet: stage to Parquet files instead of a TEMP table, when the connection has an
+        absolute ``temp_directory`` (as :func:`deepcart.build.connect` sets): the rows stream to
+        disk and never sit in DuckDB's memory. ``table`` is then a TEMP view over the files
+        (:meth:`LineStager.staged_files`), which outlive :meth:`LineStager.close` so that a
+        loader can keep reading them lazily (the review texts, for instance, until the final
+        write); they live inside the temp directory and go with it.
     """
 
     table: str
@@ -390,6 +427,12 @@ class StageSpec:
     check_head: Callable[[Sniffed], tuple[int, str] | None] | None = None
     fast_reader: str | None = None
     fast_ok: str | None = None
+    to_parquet: bool = False
+
+
+#: Parquet options of staged files: fast to write and read back, small row groups so that the
+#: writer's buffer stays a few megabytes per thread.
+STAGE_PARQUET = "FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 20000"
 
 
 class LineStager:
@@ -401,20 +444,36 @@ class LineStager:
         self.con, self.on_bad, self.report = con, on_bad_records, report
         self._scratch: Path | None = None
         self._rejects_dropped = 0
+        self._parquet: dict[str, dict[int, Path]] = {}  # table -> file_no -> staged file
+        self._stage_dirs: dict[str, Path] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def create(self, spec: StageSpec) -> None:
-        """(Re)create the staging table of ``spec``."""
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {spec.table} (file_no INTEGER, line_no BIGINT, "
-            f"{spec.columns}, problem VARCHAR, raw VARCHAR)"
-        )
+        """(Re)create the staging table (or, with ``spec.to_parquet``, view) of ``spec``."""
+        ddl = f"(file_no INTEGER, line_no BIGINT, {spec.columns}, problem VARCHAR, raw VARCHAR)"
+        folder = self._temp_directory() if spec.to_parquet else None
+        drop_relation(self.con, spec.table)
+        if folder is None:
+            self.con.execute(f"CREATE TEMP TABLE {spec.table} {ddl}")
+            return
+        # An empty table holds the column types; the view shows it until files are staged.
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {spec.table}__schema {ddl}")
+        self._stage_dirs[spec.table] = Path(tempfile.mkdtemp(prefix="deepcart-stage-", dir=folder))
+        self._parquet[spec.table] = {}
+        self._refresh_view(spec.table)
+
+    def staged_files(self, table: str) -> list[Path] | None:
+        """The Parquet files behind a ``to_parquet`` staging view, in file order; None for a table."""
+        if table not in self._parquet:
+            return None
+        return [self._parquet[table][n] for n in sorted(self._parquet[table])]
 
     def close(self, *tables: str) -> None:
-        """Drop staging tables and scratch files."""
+        """Drop staging tables (and views) and scratch files; staged Parquet files stay."""
         for table in tables:
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            drop_relation(self.con, table)
+            self.con.execute(f"DROP TABLE IF EXISTS {table}__schema")
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -486,7 +545,7 @@ class LineStager:
                 rows = self._line_rows(spec, parse, source, compression, rejects)
                 sql = self._sql(spec, file_no, rows, problem, self.on_bad)
                 with insertion_order_kept(self.con):
-                    count = self.con.execute(sql).fetchone()[0]
+                    count = self._store(spec, file_no, sql)
                 break
             except Exception as exc:
                 bad = _BAD_LINE_RE.search(str(exc))
@@ -528,7 +587,7 @@ class LineStager:
         try:
             with insertion_order_kept(self.con):
                 sql = self._sql(spec, file_no, rows, check, "fail")
-                count = self.con.execute(sql).fetchone()[0]
+                count = self._store(spec, file_no, sql)
         except Exception as exc:
             if type(exc).__name__ not in ("IOException", "InvalidInputException",
                                           "ConversionException"):
@@ -543,8 +602,41 @@ class LineStager:
                 f"line FROM {lines_sql(source, compression, rejects=rejects)}) "
                 f"WHERE line IS NOT NULL")
 
+    def _store(self, spec: StageSpec, file_no: int, select: str) -> int:
+        """Run the staging ``select`` into the table, or into this file's Parquet file."""
+        if spec.table not in self._parquet:
+            return int(self.con.execute(f"INSERT INTO {spec.table} {select}").fetchone()[0])
+        target = self._stage_dirs[spec.table] / f"{file_no}.parquet"
+        self._parquet[spec.table].pop(file_no, None)
+        self._refresh_view(spec.table)
+        # Name and type each column as the schema table does (INSERT would cast implicitly).
+        columns = self.con.execute(f"DESCRIBE {spec.table}__schema").fetchall()
+        names = ", ".join(f"c{i}" for i in range(len(columns)))
+        typed = ", ".join(f"CAST(c{i} AS {kind}) AS {name}"
+                          for i, (name, kind, *_) in enumerate(columns))
+        count = self.con.execute(
+            f"COPY (SELECT {typed} FROM ({select}) AS staged({names})) "
+            f"TO {sql_str(str(target))} ({STAGE_PARQUET})"
+        ).fetchone()[0]
+        self._parquet[spec.table][file_no] = target
+        self._refresh_view(spec.table)
+        return int(count)
+
+    def _refresh_view(self, table: str) -> None:
+        files = self.staged_files(table)
+        source = (f"read_parquet([{', '.join(sql_str(str(f)) for f in files)}])" if files
+                  else f"{table}__schema")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
+
+    def _temp_directory(self) -> Path | None:
+        temp = self.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        if not temp or not Path(temp).is_absolute():
+            return None  # DuckDB's default ('.tmp' under the working directory): not ours to fill
+        Path(temp).mkdir(parents=True, exist_ok=True)
+        return Path(temp)
+
     def _sql(self, spec: StageSpec, file_no: int, rows: str, problem: str, on_bad: str) -> str:
-        """The staging INSERT over ``rows`` (``line_no``, ``line`` and the parse names)."""
+        """The staging SELECT over ``rows`` (``line_no``, ``line`` and the parse names)."""
         derive = f", {spec.derive}" if spec.derive else ""
         ignore = "FALSE" if spec.ignore is None else f"coalesce({spec.ignore}, FALSE)"
         guard = ""
@@ -556,7 +648,6 @@ class LineStager:
         # Nothing filters on `problem` except the guard: DuckDB would push such a filter down
         # and evaluate the whole CASE twice.
         return f"""
-            INSERT INTO {spec.table}
             SELECT {file_no}, line_no, {spec.values}, problem,
                    CASE WHEN problem IS NOT NULL THEN left(line, {MAX_RAW_CHARS}) END
             FROM (
@@ -591,10 +682,20 @@ class LineStager:
         keys = sorted(d - j for j, d in enumerate(sorted(dropped), start=1))
         self.con.execute("CREATE OR REPLACE TEMP TABLE _deepcart_shift (k BIGINT)")
         self.con.executemany("INSERT INTO _deepcart_shift VALUES (?)", [(k,) for k in keys])
-        self.con.execute(
-            f"UPDATE {table} SET line_no = line_no + (SELECT count(*) FROM _deepcart_shift "
-            f"WHERE k < {table}.line_no) WHERE file_no = {file_no}"
-        )
+        shift = "(SELECT count(*) FROM _deepcart_shift WHERE k < {}.line_no)"
+        staged = self._parquet.get(table, {}).get(file_no)
+        if staged is None:
+            self.con.execute(f"UPDATE {table} SET line_no = line_no + {shift.format(table)} "
+                             f"WHERE file_no = {file_no}")
+        else:  # a Parquet file cannot be updated in place: rewrite it (a rare, small path)
+            fixed = staged.with_suffix(".renumbered")
+            self.con.execute(
+                f"COPY (SELECT * REPLACE (line_no + {shift.format('s')} AS line_no) FROM "
+                f"read_parquet({sql_str(str(staged))}) AS s ORDER BY line_no) "
+                f"TO {sql_str(str(fixed))} ({STAGE_PARQUET})"
+            )
+            fixed.replace(staged)
+            self._refresh_view(table)
         self.con.execute("DROP TABLE _deepcart_shift")
 
     def _damaged_gzip(self, spec: StageSpec, file_no: int, path: Path, *, label: str | None = None
@@ -641,6 +742,16 @@ class LineStager:
                 base.mkdir(parents=True, exist_ok=True)
             self._scratch = Path(tempfile.mkdtemp(prefix="deepcart-salvage-", dir=base))
         return self._scratch
+
+
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the table or view ``name`` (temporary or not), whichever it is, if it exists."""
+    kinds = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND NOT internal "
+        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ?", [name, name]
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def _is_gzip_error(message: str) -> bool:

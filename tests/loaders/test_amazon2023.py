@@ -273,9 +273,12 @@ def test_table_schemas(con, tmp_path):
         ("store", "VARCHAR"), ("price", "DOUBLE"), ("average_rating", "DOUBLE"),
         ("rating_number", "INTEGER"), ("categories", "VARCHAR[]"), ("features", "VARCHAR[]"),
         ("details", "VARCHAR")]
-    # nothing of the loader's scratch work is left behind
+    # nothing of the loader's scratch work is left behind: ``reviews`` is a view over the staged
+    # Parquet files (the texts are read at the final write), backed by the table of repeated reviews
     tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert tables == {"interactions", "reviews", "items"}
+    views = {v for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert tables == {"interactions", "items", "_deepcart_dups"}
+    assert views == {"reviews"}
     assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (False,)
 
 
@@ -343,3 +346,43 @@ def test_importing_the_module_does_not_import_duckdb():
             "print('duckdb' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_parquet_staging_and_table_staging_agree(real_data, tmp_path):
+    """With an absolute temp_directory, reviews stage to Parquet and ``reviews`` is a lazy view;
+    without one, everything is a table. Both must give the same tables and report."""
+    files = ([real_data / MAGAZINE], [real_data / MAGAZINE_META])
+    lazy, eager = connect(tmp_path), duckdb.connect()  # eager: DuckDB's default '.tmp'
+    try:
+        eager.execute("SET threads=2; SET preserve_insertion_order=false")
+        reports = [Amazon2023Loader().ingest(db, *files, on_bad_records="fail") for db in (lazy, eager)]
+        kinds = [db.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'reviews'").fetchone()[0]
+                 for db in (lazy, eager)]
+        assert kinds == [1, 0]
+        assert list((tmp_path / "duckdb_tmp").glob("deepcart-stage-*/0.parquet"))
+        for table in ("interactions", "reviews", "items"):
+            rows = [db.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for db in (lazy, eager)]
+            assert rows[0] == rows[1] and rows[0], table
+        assert reports[0] == reports[1]
+    finally:
+        lazy.close()
+        eager.close()
+
+
+def test_gzip_reviews_stage_on_one_thread(con, real_data, monkeypatch):
+    """A gzip stream is decompressed serially: staging runs with threads = 1 (half the memory),
+    and the connection's own setting is back for the filters."""
+    from deepcart.plugins.loaders import _duckdb_io
+
+    seen = []
+    original = _duckdb_io.LineStager._store
+
+    def spy(self, spec, file_no, select):
+        seen.append(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        return original(self, spec, file_no, select)
+
+    monkeypatch.setattr(_duckdb_io.LineStager, "_store", spy)
+    Amazon2023Loader().ingest(con, [real_data / MAGAZINE], [real_data / MAGAZINE_META],
+                              on_bad_records="fail")
+    assert seen and set(seen) == {1}
+    assert con.execute("SELECT current_setting('threads')").fetchone() == (2,)

@@ -125,7 +125,7 @@ class AmazonLegacyLoader:
         on_bad_records: Literal["fail", "skip"],
     ) -> IngestReport:
         """Create ``interactions``, ``reviews`` (NULL text) and an empty ``items``."""
-        from deepcart.plugins.loaders import _duckdb_io as io
+        from deepcart.plugins.loaders import line_staging as io
 
         report = IngestReport()
         if items:
@@ -182,7 +182,7 @@ class AmazonLegacyLoader:
 
 def detect(path: Path) -> Detection:
     """The era of a legacy rating file from its first rows (see the module docstring)."""
-    from deepcart.plugins.loaders import _duckdb_io as io
+    from deepcart.plugins.loaders import line_staging as io
 
     sniffed = io.sniff(Path(path))
     lines = sniffed.head_lines(SAMPLE_ROWS + 1)
@@ -248,7 +248,7 @@ def _is_rating_row(fields: list[str]) -> bool:
 
 def _spec(era: Era, header_line: int | None):
     """How the line stager reads a file of ``era`` (DuckDB lists are 1-based)."""
-    from deepcart.plugins.loaders import _duckdb_io as io
+    from deepcart.plugins.loaders import line_staging as io
 
     user_at, item_at = (1, 2) if era == "2014" else (2, 1)
     field = "trim(trim(f[{}]), '\"')"
@@ -287,7 +287,7 @@ def _spec(era: Era, header_line: int | None):
 
 def _check_head(sniffed) -> tuple[int, str] | None:
     """``(line, problem)`` when the file is not a CSV at all (JSON, binary)."""
-    from deepcart.plugins.loaders import _duckdb_io as io
+    from deepcart.plugins.loaders import line_staging as io
 
     lines = sniffed.head_lines(1)
     if not lines:

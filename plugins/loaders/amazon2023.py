@@ -2,7 +2,7 @@
 
 Reads ``<Category>.jsonl[.gz]`` review files (several shards allowed) and ``meta_<Category>.jsonl
 [.gz]`` item files into the three raw tables of a build, entirely inside DuckDB (see
-:mod:`deepcart.plugins.loaders._duckdb_io` for how lines are numbered and checked):
+:mod:`deepcart.plugins.loaders.line_staging` for how lines are numbered and checked):
 
 * ``interactions(user_id, parent_asin, rating, timestamp)``: one row per (user, item), the
   earliest review of repeated pairs kept, as the dataset's own processing scripts do;
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.plugins.loaders import _duckdb_io as io
+from deepcart.plugins.loaders import line_staging as io
 from deepcart.reports import IngestReport
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.plugins.loaders import _duckdb_io as io
+from deepcart.plugins.loaders import line_staging as io
 from deepcart.plugins.loaders.amazon2023 import INTERACTIONS_DDL, ITEMS_DDL, create_reviews
 from deepcart.reports import IngestReport
 

@@ -296,17 +296,17 @@ def test_can_read(real_data, tmp_path):
 
 def test_fast_reader_and_line_path_agree(con, real_data, tmp_path, monkeypatch):
     """Good files go through DuckDB's JSON reader; the line path must give the same tables."""
-    from deepcart.plugins.loaders import _duckdb_io
+    from deepcart.plugins.loaders import line_staging
 
     used = []
-    original = _duckdb_io.LineStager._fast_insert
+    original = line_staging.LineStager._fast_insert
 
     def spy(self, *args):
         result = original(self, *args)
         used.append(result is not None)
         return result
 
-    monkeypatch.setattr(_duckdb_io.LineStager, "_fast_insert", spy)
+    monkeypatch.setattr(line_staging.LineStager, "_fast_insert", spy)
     files = ([real_data / MAGAZINE], [real_data / MAGAZINE_META])
 
     def tables():
@@ -317,7 +317,7 @@ def test_fast_reader_and_line_path_agree(con, real_data, tmp_path, monkeypatch):
     fast_report = loader.ingest(con, *files, on_bad_records="fail")
     assert used == [True, True]  # reviews and meta both took the fast reader
     fast = tables()
-    monkeypatch.setattr(_duckdb_io.LineStager, "_fast_insert", lambda self, *a: None)
+    monkeypatch.setattr(line_staging.LineStager, "_fast_insert", lambda self, *a: None)
     line_report = loader.ingest(con, *files, on_bad_records="fail")
     assert tables() == fast
     assert fast_report == line_report
@@ -325,7 +325,7 @@ def test_fast_reader_and_line_path_agree(con, real_data, tmp_path, monkeypatch):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(review(rating=0) + "\n")
     used.clear()
-    monkeypatch.setattr(_duckdb_io.LineStager, "_fast_insert", spy)
+    monkeypatch.setattr(line_staging.LineStager, "_fast_insert", spy)
     loader.ingest(con, [bad], [], on_bad_records="skip")
     assert used == [False]  # a bad record sends the file down the line path
 
@@ -372,16 +372,16 @@ def test_parquet_staging_and_table_staging_agree(real_data, tmp_path):
 def test_gzip_reviews_stage_on_one_thread(con, real_data, monkeypatch):
     """A gzip stream is decompressed serially: staging runs with threads = 1 (half the memory),
     and the connection's own setting is back for the filters."""
-    from deepcart.plugins.loaders import _duckdb_io
+    from deepcart.plugins.loaders import line_staging
 
     seen = []
-    original = _duckdb_io.LineStager._store
+    original = line_staging.LineStager._store
 
     def spy(self, spec, file_no, select):
         seen.append(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
         return original(self, spec, file_no, select)
 
-    monkeypatch.setattr(_duckdb_io.LineStager, "_store", spy)
+    monkeypatch.setattr(line_staging.LineStager, "_store", spy)
     Amazon2023Loader().ingest(con, [real_data / MAGAZINE], [real_data / MAGAZINE_META],
                               on_bad_records="fail")
     assert seen and set(seen) == {1}

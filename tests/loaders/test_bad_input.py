@@ -297,9 +297,9 @@ def test_files_swapped(mode, con, tmp_path):
 
 
 def test_rejects_kept_are_capped(con, tmp_path, monkeypatch):
-    from deepcart.plugins.loaders import _duckdb_io
+    from deepcart.plugins.loaders import line_staging
 
-    monkeypatch.setattr(_duckdb_io, "MAX_REJECTS_KEPT", 5)
+    monkeypatch.setattr(line_staging, "MAX_REJECTS_KEPT", 5)
     path = tmp_path / "reviews.jsonl"
     write_lines(path, good_lines(2) + [json.dumps(review(n, rating=0)) for n in range(2, 22)])
     report = Amazon2023Loader().ingest(con, [path], [], on_bad_records="skip")

@@ -27,7 +27,9 @@ reader names the line; in skip mode the file is re-read with DuckDB's reject tab
 numbers of the kept rows are corrected), a truncated or corrupt gzip stream (the complete lines are
 counted, and in skip mode copied out and loaded), an empty file.
 
-Only the standard library is imported at module level; DuckDB comes in with the connection.
+This module is the public toolkit for loader plugins (the contrib package's legacy loader uses it):
+:class:`StageSpec`, :class:`LineStager`, :func:`sniff` and the SQL helpers. Only the standard
+library is imported at module level; DuckDB comes in with the connection.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Use the fixtures by adding ``pytest_plugins = ["deepcart.testing"]`` to a ``conf
 * ``deepcart_registry``: its registry;
 * ``toy_ratings``: a small :class:`deepcart.ratings.Ratings` with planted user/item structure.
 
+:func:`hold_out` and :func:`heldout_rmse` measure a recommender on ratings it did not see.
+
 Subclass the contract classes to check a component against its contract; set the class attribute
 naming the component (and ``options`` for its config)::
 
@@ -58,6 +60,31 @@ def make_toy_ratings(
     users = np.array([f"U{u:04d}" for u in range(n_users)])
     items = np.array([f"B{i:09d}" for i in range(n_items)])
     return Ratings(users, items, u_idx.astype(np.int32), i_idx.astype(np.int32), values)
+
+
+#: Held-out ratings as parallel arrays: ``(users, items, values)`` in a ratings' index space.
+Heldout = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def hold_out(ratings: Ratings, share: float = 0.2, seed: int = 1) -> tuple[Ratings, Heldout]:
+    """Hide about ``share`` of the ratings of users with at least 3: ``(train, held_out)``.
+
+    ``train`` keeps the full user and item index, so a model fitted on it predicts the held-out
+    cells directly (see :func:`heldout_rmse`).
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(ratings.users)
+    test = (rng.random(len(ratings)) < share) & (counts[ratings.users] >= 3)
+    train = Ratings(ratings.user_ids, ratings.item_ids, ratings.users[~test], ratings.items[~test],
+                    ratings.values[~test])
+    return train, (ratings.users[test], ratings.items[test], ratings.values[test])
+
+
+def heldout_rmse(model: Recommender, train: Ratings, held_out: Heldout) -> float:
+    """RMSE of ``model`` (fitted on ``train``) on the ratings :func:`hold_out` hid."""
+    users, items, values = held_out
+    predicted = model.predict(list(train.user_ids))[users, items]
+    return float(np.sqrt(np.mean((predicted - values) ** 2)))
 
 
 @pytest.fixture

@@ -10,28 +10,12 @@ import numpy as np
 import pytest
 
 from deepcart.ratings import Ratings
-from deepcart.testing import RecommenderContract, make_toy_ratings
+from deepcart.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
 
 FAST = {"hidden": [16], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False, "device": "cpu"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def holdout(ratings: Ratings, share: float = 0.2, seed: int = 1):
-    """Hide ``share`` of the ratings of users with at least 3: ``(train, (users, items, values))``."""
-    rng = np.random.default_rng(seed)
-    counts = np.bincount(ratings.users)
-    test = (rng.random(len(ratings)) < share) & (counts[ratings.users] >= 3)
-    train = Ratings(ratings.user_ids, ratings.item_ids, ratings.users[~test], ratings.items[~test],
-                    ratings.values[~test])
-    return train, (ratings.users[test], ratings.items[test], ratings.values[test])
-
-
-def heldout_rmse(model, train: Ratings, test) -> float:
-    users, items, values = test
-    predicted = model.predict(list(train.user_ids))[users, items]
-    return float(np.sqrt(np.mean((predicted - values) ** 2)))
 
 
 def validation_split(ratings: Ratings, seed: int = 2):
@@ -53,7 +37,7 @@ class TestAutoencoder(RecommenderContract):
     bad_option = ("dropout", 1.5)
 
     def test_beats_the_item_mean_on_planted_tastes(self, deepcart_registry):
-        train, test = holdout(make_toy_ratings())
+        train, test = hold_out(make_toy_ratings())
         naive = heldout_rmse(deepcart_registry.create("recommender", "naive").fit(train), train, test)
         ours = heldout_rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
         assert ours < 0.8 * naive, (ours, naive)

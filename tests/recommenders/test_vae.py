@@ -5,29 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcart.testing import RecommenderContract, make_toy_ratings
+from deepcart.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
 
 FAST = {"encoder": [32, 8], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False,
         "device": "cpu"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _holdout(ratings, share=0.2, seed=1):
-    from deepcart.ratings import Ratings
-
-    rng = np.random.default_rng(seed)
-    counts = np.bincount(ratings.users)
-    test = (rng.random(len(ratings)) < share) & (counts[ratings.users] >= 3)
-    train = Ratings(ratings.user_ids, ratings.item_ids, ratings.users[~test], ratings.items[~test],
-                    ratings.values[~test])
-    return train, (ratings.users[test], ratings.items[test], ratings.values[test])
-
-
-def _rmse(model, train, test) -> float:
-    users, items, values = test
-    return float(np.sqrt(np.mean((model.predict(list(train.user_ids))[users, items] - values) ** 2)))
 
 
 class TestVAE(RecommenderContract):
@@ -40,10 +24,10 @@ class TestVAE(RecommenderContract):
         # The toy people pick items uniformly at random, so the multinomial head has nothing to
         # say about engagement: the rating head alone is judged with the gate off, and the gate
         # (which then shrinks every personal residual) must still keep a clear win.
-        train, test = _holdout(make_toy_ratings(seed=seed))
-        naive = _rmse(deepcart_registry.create("recommender", "naive").fit(train), train, test)
-        ungated = _rmse(self.make(deepcart_registry, engagement_gate=0).fit(train, seed=0), train, test)
-        gated = _rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
+        train, test = hold_out(make_toy_ratings(seed=seed))
+        naive = heldout_rmse(deepcart_registry.create("recommender", "naive").fit(train), train, test)
+        ungated = heldout_rmse(self.make(deepcart_registry, engagement_gate=0).fit(train, seed=0), train, test)
+        gated = heldout_rmse(self.make(deepcart_registry).fit(train, seed=0), train, test)
         assert ungated < 0.8 * naive, (ungated, naive)
         assert gated < 0.9 * naive, (gated, naive)
 

@@ -109,8 +109,8 @@ class RecommenderContract:
     """Reusable tests of :class:`deepcart.contracts.Recommender`.
 
     Set :attr:`recommender` to the registered name; optionally :attr:`options` (config used for
-    every test; keep it small so the tests stay fast) and :attr:`bad_option` (a field name and a
-    value its Config must reject).
+    every test; keep it small so the tests stay fast), :attr:`bad_option` (a field name and a
+    value its Config must reject) and :attr:`seed_matters` (for a model whose fit is random).
     """
 
     recommender: ClassVar[str]
@@ -118,6 +118,9 @@ class RecommenderContract:
     bad_option: ClassVar[tuple[str, Any] | None] = None
     #: Tolerance for "identical" predictions (save/load, fold-in vs. predict).
     atol: ClassVar[float] = 1e-4
+    #: The fit is random (initial weights, shuffling): the same seed must give exactly the same
+    #: model and another seed a different one (which proves the seed reaches the randomness).
+    seed_matters: ClassVar[bool] = False
 
     def make(self, registry, **overrides: Any) -> Recommender:
         return registry.create("recommender", self.recommender, {**self.options, **overrides})
@@ -165,6 +168,10 @@ class RecommenderContract:
         a = self.make(deepcart_registry).fit(toy_ratings, seed=7).predict(list(toy_ratings.user_ids[:5]))
         b = self.make(deepcart_registry).fit(toy_ratings, seed=7).predict(list(toy_ratings.user_ids[:5]))
         np.testing.assert_allclose(a, b, atol=self.atol)
+        if self.seed_matters:
+            np.testing.assert_array_equal(a, b)
+            c = self.make(deepcart_registry).fit(toy_ratings, seed=8).predict(list(toy_ratings.user_ids[:5]))
+            assert not np.array_equal(a, c), "another seed gave the same model: is the seed used?"
 
     def test_bad_config_names_the_field(self, deepcart_registry) -> None:
         with pytest.raises(ConfigError, match="no_such_option"):

@@ -9,6 +9,7 @@ class TestAls(RecommenderContract):
     recommender = "als"
     options = {"factors": 8}
     bad_option = ("factors", 0)
+    seed_matters = True
 
 
 def test_wraps_implicits_cpu_model(deepcart_registry, toy_ratings):

@@ -19,8 +19,8 @@ lines and do the rest in SQL:
    they never sit in DuckDB's memory. ``from_json`` throws on a malformed line; only then is the
    file read again with ``try(from_json(...))``, which costs a quarter more on every line.
 4. With ``on_bad_records="fail"`` the query itself calls ``error()`` on the first bad line, so a
-   bad line 5 of a 22 GB file fails in seconds. With ``"skip"`` the bad lines stay in the staging
-   table (``problem`` set, ``raw`` capped) and are returned as :class:`deepcart.reports.Rejected`.
+   bad line 5 of a 22 GB file fails in seconds. With ``"skip"`` the bad lines are staged too
+   (``problem`` set, ``raw`` capped) and are returned as :class:`deepcart.reports.Rejected`.
 
 Failures below the SQL level are translated too: invalid UTF-8 or an over-long line (DuckDB's CSV
 reader names the line; in skip mode the file is re-read with DuckDB's reject table and the line

@@ -152,8 +152,7 @@ class Amazon2023Loader:
         try:
             report.duplicates_dropped = _write_interactions(con, self.config.strip_html, staged)
         finally:
-            io.drop_relation(con, _REVIEW_STAGE)
-            con.execute(f"DROP TABLE IF EXISTS {_REVIEW_STAGE}__schema")
+            io.drop_stage(con, _REVIEW_STAGE)
             if staged is None:  # else the lazy ``reviews`` view still reads it
                 con.execute(f"DROP TABLE IF EXISTS {_DUPS}")
         if report.duplicates_dropped:

@@ -474,8 +474,7 @@ class LineStager:
     def close(self, *tables: str) -> None:
         """Drop staging tables (and views) and scratch files; staged Parquet files stay."""
         for table in tables:
-            drop_relation(self.con, table)
-            self.con.execute(f"DROP TABLE IF EXISTS {table}__schema")
+            drop_stage(self.con, table)
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -608,9 +607,9 @@ class LineStager:
         """Run the staging ``select`` into the table, or into this file's Parquet file."""
         if spec.table not in self._parquet:
             return int(self.con.execute(f"INSERT INTO {spec.table} {select}").fetchone()[0])
+        # A failed attempt (the fast reader, a strict parse) registered nothing; the next one
+        # simply overwrites its partial file.
         target = self._stage_dirs[spec.table] / f"{file_no}.parquet"
-        self._parquet[spec.table].pop(file_no, None)
-        self._refresh_view(spec.table)
         # Name and type each column as the schema table does (INSERT would cast implicitly).
         columns = self.con.execute(f"DESCRIBE {spec.table}__schema").fetchall()
         names = ", ".join(f"c{i}" for i in range(len(columns)))
@@ -754,6 +753,13 @@ def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
     ).fetchall()
     for (kind,) in kinds:
         con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
+def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a staging table, or a ``to_parquet`` staging view and its schema table (the staged
+    files stay); for a stage a loader still read after :meth:`LineStager.close`."""
+    drop_relation(con, table)
+    con.execute(f"DROP TABLE IF EXISTS {table}__schema")
 
 
 def _is_gzip_error(message: str) -> bool:

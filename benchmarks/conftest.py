@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-pytest_plugins = ["deepcart.testing"]
+pytest_plugins = ["deepcart.toolkit.testing"]
 
 
 def peak_rss_mb(code: str, args: list[str] | None = None) -> tuple[float, str]:

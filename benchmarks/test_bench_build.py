@@ -57,7 +57,7 @@ MEMORY_LIMITS = {"deepcart-duckdb": "2GB", "deepcart-duckdb-256MB": "256MB"}
 
 @pytest.fixture(scope="module")
 def synthetic_files(tmp_path_factory, request):
-    from deepcart.plugins.loaders.synthetic import generate
+    from deepcart.pipeline.synthetic import generate
 
     disabled = request.config.getoption("benchmark_disable", False)
     n = 20_000 if disabled else int(os.environ.get("DEEPCART_BENCH_REVIEWS", 1_000_000))

@@ -11,7 +11,7 @@ Groups, each timed side by side in the same run:
 * ``dashboard-rating``: the whole callback with ``knn`` (when registered) and ``naive``; the time
   to the updated picks list alone goes into ``extra_info`` (``picks_p50_ms``, ``picks_p95_ms``).
   Baseline: what ``deepcart recommend`` does per request (a fresh
-  :class:`~deepcart.picks.CatalogueScorer` + :func:`~deepcart.picks.pick`), which re-sorts the
+  :class:`~deepcart.pipeline.picks.CatalogueScorer` + :func:`~deepcart.pipeline.picks.pick`), which re-sorts the
   model's item index on every call.
 * ``dashboard-search``: type-as-you-search queries of 1-3 words against the title index.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepcart.picks import Catalogue, CatalogueScorer, pick
+from deepcart.pipeline.picks import Catalogue, CatalogueScorer, pick
 from deepcart.plugins.frontends.dashboard_state import (
     DashboardData,
     DashboardSession,

@@ -7,8 +7,8 @@ Two groups, each timed side by side in the same run (compare within a group, nev
 * ``metrics-all@100``: all eight metrics (those four, coverage@100, pearson, rmse, mae), deepcart
   vs. pytrec_eval for the four plus the plain pandas / numpy formulation of the others.
 
-Each side gets its inputs prebuilt in its own format (a :class:`~deepcart.evaluation.Rankings` and
-:class:`~deepcart.evaluation.RatingPairs`; trec_eval's qrels loaded into its evaluator and the run
+Each side gets its inputs prebuilt in its own format (a :class:`~deepcart.metric_types.Rankings` and
+:class:`~deepcart.metric_types.RatingPairs`; trec_eval's qrels loaded into its evaluator and the run
 as dicts; ranx's typed lists): the timings are of the evaluation alone. Each test also checks that
 its results agree with deepcart's. ``--benchmark-disable`` (CI) runs everything once on 2,000 users.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deepcart.evaluation import RatingPairs, Rankings
+from deepcart.metric_types import RatingPairs, Rankings
 from deepcart.plugins.metrics.correlation import Pearson
 from deepcart.plugins.metrics.error_metrics import MAE, RMSE
 from deepcart.plugins.metrics.ranking import MAP, NDCG, Coverage, Precision, Recall

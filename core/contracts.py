@@ -10,7 +10,7 @@ component is registered. Every component is a class:
 * its first docstring line is its one-line summary in ``deepcart plugins``.
 
 Heavy libraries are imported inside methods, never at module level (see :mod:`deepcart.hookspecs`).
-The reusable tests in :mod:`deepcart.testing` check the behaviour these docstrings promise.
+The reusable tests in :mod:`deepcart.toolkit.testing` check the behaviour these docstrings promise.
 """
 
 from __future__ import annotations
@@ -149,10 +149,10 @@ class Metric(Protocol):
     """An evaluation measure.
 
     ``needs`` says what it consumes: ``"ratings"`` metrics get a
-    :class:`deepcart.evaluation.RatingPairs` (predicted vs. actual ratings of check items);
-    ``"rankings"`` metrics get a :class:`deepcart.evaluation.Rankings` (each user's top-K item
+    :class:`deepcart.metric_types.RatingPairs` (predicted vs. actual ratings of check items);
+    ``"rankings"`` metrics get a :class:`deepcart.metric_types.Rankings` (each user's top-K item
     indices and the set of relevant items) and a cut-off ``k``. ``compute`` returns a
-    :class:`deepcart.evaluation.MetricResult`: the aggregate value and the per-user values (``NaN``
+    :class:`deepcart.metric_types.MetricResult`: the aggregate value and the per-user values (``NaN``
     for users the metric does not cover), vectorised over users, never a Python loop per user.
     """
 

@@ -57,9 +57,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.recommenders.vae",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",
-    "deepcart.plugins.commands.datasets",
-    "deepcart.plugins.commands.evaluation",
-    "deepcart.plugins.commands.models",
+    "deepcart.plugins.commands.dataset_commands",
+    "deepcart.plugins.commands.evaluate_command",
+    "deepcart.plugins.commands.model_commands",
     "deepcart.plugins.frontends.panel_frontend",
 )
 

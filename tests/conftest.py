@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["deepcart.testing"]
+pytest_plugins = ["deepcart.toolkit.testing"]
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "amazon-real"

@@ -26,7 +26,7 @@ import numpy as np
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.evaluation import MetricResult, Rankings
+from deepcart.metric_types import MetricResult, Rankings
 
 
 class GiniConfig(pydantic.BaseModel):

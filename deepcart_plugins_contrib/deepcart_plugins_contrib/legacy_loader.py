@@ -125,14 +125,14 @@ class AmazonLegacyLoader:
         on_bad_records: Literal["fail", "skip"],
     ) -> IngestReport:
         """Create ``interactions``, ``reviews`` (NULL text) and an empty ``items``."""
-        from deepcart.plugins.loaders import line_staging as io
+        from deepcart.toolkit import line_staging
 
         report = IngestReport()
         if items:
             report.notes.append(
                 f"the legacy rating files have no item meta: {len(items)} item file(s) ignored"
             )
-        stager = io.LineStager(con, on_bad_records, report)
+        stager = line_staging.LineStager(con, on_bad_records, report)
         try:
             stager.create(_spec("2014", None))
             for file_no, path in enumerate(map(Path, reviews)):
@@ -182,13 +182,13 @@ class AmazonLegacyLoader:
 
 def detect(path: Path) -> Detection:
     """The era of a legacy rating file from its first rows (see the module docstring)."""
-    from deepcart.plugins.loaders import line_staging as io
+    from deepcart.toolkit import line_staging
 
-    sniffed = io.sniff(Path(path))
+    sniffed = line_staging.sniff(Path(path))
     lines = sniffed.head_lines(SAMPLE_ROWS + 1)
     if not lines:
         return Detection(None, None, "the file is empty", empty=True)
-    if io.describe_non_text(lines[0][1]):
+    if line_staging.describe_non_text(lines[0][1]):
         return Detection(None, None, "it is not a text file")
     first = _fields(lines[0][1].decode("utf-8", errors="replace"))
     header_era: Era | None = None
@@ -248,12 +248,12 @@ def _is_rating_row(fields: list[str]) -> bool:
 
 def _spec(era: Era, header_line: int | None):
     """How the line stager reads a file of ``era`` (DuckDB lists are 1-based)."""
-    from deepcart.plugins.loaders import line_staging as io
+    from deepcart.toolkit import line_staging
 
     user_at, item_at = (1, 2) if era == "2014" else (2, 1)
     field = "trim(trim(f[{}]), '\"')"
     user, item, rating, ts = (field.format(i) for i in (user_at, item_at, 3, 4))
-    quoted = io.quoted_sql
+    quoted = line_staging.quoted_sql
     problem = f"""CASE
         WHEN len(f) < 4 THEN 'missing field: expected {COLUMNS[era]}, found ' || len(f)
             || ' field' || CASE WHEN len(f) = 1 THEN '' ELSE 's' END
@@ -270,7 +270,7 @@ def _spec(era: Era, header_line: int | None):
     END"""
     ok = (f"len(f) = 4 AND ascii(user_id) > 32 AND ascii(parent_asin) > 32 "
           f"AND rating_num BETWEEN 1 AND 5 AND ts_num >= {MIN_S} AND ts_num < {MAX_S}")
-    return io.StageSpec(
+    return line_staging.StageSpec(
         table=_STAGE,
         columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP",
         parse="string_split(line, ',') AS f",
@@ -287,13 +287,13 @@ def _spec(era: Era, header_line: int | None):
 
 def _check_head(sniffed) -> tuple[int, str] | None:
     """``(line, problem)`` when the file is not a CSV at all (JSON, binary)."""
-    from deepcart.plugins.loaders import line_staging as io
+    from deepcart.toolkit import line_staging
 
     lines = sniffed.head_lines(1)
     if not lines:
         return None
     number, raw = lines[0]
-    binary = io.describe_non_text(raw)
+    binary = line_staging.describe_non_text(raw)
     if binary:
         return number, f"not a CSV file (it looks like {binary})"
     if raw.decode("utf-8").lstrip().startswith(("{", "[")):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["deepcart.testing"]
+pytest_plugins = ["deepcart.toolkit.testing"]
 
 #: The real Amazon slices live in ``shared/`` beside the main repository (never shipped).
 REAL_DATA = Path(os.environ.get(
@@ -36,7 +36,7 @@ def _split_toy(seed: int, share: float = 0.2):
     import numpy as np
 
     from deepcart.ratings import Ratings
-    from deepcart.testing import make_toy_ratings
+    from deepcart.toolkit.testing import make_toy_ratings
 
     ratings = make_toy_ratings(seed=seed)
     held = np.random.default_rng(seed).random(len(ratings)) < share

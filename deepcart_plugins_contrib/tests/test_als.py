@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from deepcart.testing import RecommenderContract
+from deepcart.toolkit.testing import RecommenderContract
 
 
 class TestAls(RecommenderContract):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deepcart.evaluation import Rankings
-from deepcart.testing import MetricContract
+from deepcart.metric_types import Rankings
+from deepcart.toolkit.testing import MetricContract
 
 
 def rankings(ranked, n_items):

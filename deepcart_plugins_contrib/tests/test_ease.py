@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepcart.testing import RecommenderContract
+from deepcart.toolkit.testing import RecommenderContract
 from deepcart_plugins_contrib import ease
 
 
@@ -72,7 +72,7 @@ def test_the_refusal_is_a_clean_command_line_error(monkeypatch):
     import click
     from click.testing import CliRunner
 
-    from deepcart.testing import make_toy_ratings
+    from deepcart.toolkit.testing import make_toy_ratings
 
     monkeypatch.setattr(ease, "available_memory", lambda: 1)
 

@@ -11,7 +11,7 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.plugins.filters._counts import below, drop_below, left_without, plural
+from deepcart.toolkit.filter_sql import below, drop_below, left_without, plural
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.plugins.filters._counts import (
+from deepcart.toolkit.filter_sql import (
     TABLE,
     delete_ids,
     distinct_counts,

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from deepcart.picks import DEFAULT_MIN_ENGAGEMENT, Catalogue, CatalogueScorer, Pick, pick
+from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT, Catalogue, CatalogueScorer, Pick, pick
 
 #: Choices of the "how many picks" selector.
 K_CHOICES: tuple[int, ...] = (5, 10, 20, 50)
@@ -140,7 +140,7 @@ class LoadedModel:
 
 
 class SessionScorer(CatalogueScorer):
-    """A :class:`~deepcart.picks.CatalogueScorer` that imports scipy up front, not on the first rating."""
+    """A :class:`~deepcart.pipeline.picks.CatalogueScorer` that imports scipy up front, not on the first rating."""
 
     def __init__(self, model, catalogue: Catalogue):
         super().__init__(model, catalogue)
@@ -185,7 +185,7 @@ class DashboardData:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from deepcart.datasets import INTERACTIONS
+        from deepcart.pipeline.tags import INTERACTIONS
 
         table = pq.read_table(Path(self.tag_dir) / INTERACTIONS,
                               columns=["parent_asin", "rating", "title", "text", "timestamp"],
@@ -229,10 +229,10 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
     plugin provides: each is reported with the command that fixes it, and the other models still
     load. No model at all is a problem too: the page then explains how to train one.
     """
-    from deepcart.datasets import read_manifest, tag_path
+    from deepcart.pipeline.tags import read_manifest, tag_path
     from deepcart.errors import DeepcartError
-    from deepcart.models import load_model, tag_manifest_sha256
-    from deepcart.picks import load_catalogue
+    from deepcart.pipeline.model_store import load_model, tag_manifest_sha256
+    from deepcart.pipeline.picks import load_catalogue
 
     names = registry.names("recommender")
     suggested = next((n for n in ("knn", "autoencoder", "vae") if n in names),
@@ -286,7 +286,7 @@ def _tag_extras(tag_dir: Path, catalogue: Catalogue) -> tuple[np.ndarray, list[t
     """Per-item 1..5-star counts aligned with the catalogue, and a few users to start as."""
     import duckdb
 
-    from deepcart.datasets import INTERACTIONS
+    from deepcart.pipeline.tags import INTERACTIONS
 
     path = Path(tag_dir) / INTERACTIONS
     con = duckdb.connect()
@@ -568,7 +568,7 @@ class DashboardSession:
 
 
 class _Fixed:
-    """Hands :func:`deepcart.picks.pick` scores already computed (so filters do not re-score)."""
+    """Hands :func:`deepcart.pipeline.picks.pick` scores already computed (so filters do not re-score)."""
 
     def __init__(self, catalogue: Catalogue, scores: np.ndarray):
         self.catalogue, self._scores = catalogue, scores

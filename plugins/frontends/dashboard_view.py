@@ -21,7 +21,7 @@ from typing import Any
 import panel as pn
 from panel.theme.fast import Fast
 
-from deepcart.picks import Pick
+from deepcart.pipeline.picks import Pick
 from deepcart.plugins.frontends.dashboard_state import (
     K_CHOICES,
     DashboardData,

@@ -70,7 +70,7 @@ def run_server(*, data_tag: str | None, data_dir: Path | None, models: list[Path
     """Load the data and the models once, then serve until interrupted."""
     from deepcart.cli import registry_for
     from deepcart.errors import DeepcartError
-    from deepcart.models import read_model_manifest
+    from deepcart.pipeline.model_store import read_model_manifest
     from deepcart.plugins.frontends.dashboard_state import load_dashboard_data
 
     def echo(message: str) -> None:

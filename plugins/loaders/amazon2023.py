@@ -2,13 +2,13 @@
 
 Reads ``<Category>.jsonl[.gz]`` review files (several shards allowed) and ``meta_<Category>.jsonl
 [.gz]`` item files into the three raw tables of a build, entirely inside DuckDB (see
-:mod:`deepcart.plugins.loaders.line_staging` for how lines are numbered and checked):
+:mod:`deepcart.toolkit.line_staging` for how lines are numbered and checked):
 
 * ``interactions(user_id, parent_asin, rating, timestamp)``: one row per (user, item), the
   earliest review of repeated pairs kept, as the dataset's own processing scripts do;
 * ``reviews(user_id, parent_asin, title, text, helpful_vote, verified_purchase)``: the text of the
   same rows, ``<br />`` tags and HTML entities decoded. On a connection from
-  :func:`deepcart.build.connect` this is a TEMP view over the review lines staged as Parquet in
+  :func:`deepcart.pipeline.build.connect` this is a TEMP view over the review lines staged as Parquet in
   its ``temp_directory``: texts are read and cleaned only at the final write, only for the rows
   the filters kept (on 1M reviews with a 5-core, 40% of them). Elsewhere it is a table;
 * ``items(parent_asin, title, main_category, store, price, average_rating, rating_number,
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.plugins.loaders import line_staging as io
+from deepcart.toolkit import line_staging
 from deepcart.reports import IngestReport
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Amazon2023Loader:
         if not name.endswith(SUFFIXES) or not path.is_file():
             return False
         try:
-            lines = io.sniff(path).head_lines(1)
+            lines = line_staging.sniff(path).head_lines(1)
         except OSError:
             return False
         if not lines:
@@ -124,9 +124,9 @@ class Amazon2023Loader:
         meta_con = con.cursor() if items else None
         meta = staged = None
         try:
-            serial = all(io.is_gzip(Path(path)) for path in reviews)
-            with ThreadPoolExecutor(max_workers=1) as pool, io.insertion_order_kept(con), \
-                    io.serial_threads(con, serial):
+            serial = all(line_staging.is_gzip(Path(path)) for path in reviews)
+            with ThreadPoolExecutor(max_workers=1) as pool, line_staging.insertion_order_kept(con), \
+                    line_staging.serial_threads(con, serial):
                 if meta_con is not None:
                     meta = pool.submit(self._build_items, meta_con, items, on_bad_records,
                                        meta_report, con)
@@ -152,7 +152,7 @@ class Amazon2023Loader:
         try:
             report.duplicates_dropped = _write_interactions(con, self.config.strip_html, staged)
         finally:
-            io.drop_stage(con, _REVIEW_STAGE)
+            line_staging.drop_stage(con, _REVIEW_STAGE)
             if staged is None:  # else the lazy ``reviews`` view still reads it
                 con.execute(f"DROP TABLE IF EXISTS {_DUPS}")
         if report.duplicates_dropped:
@@ -181,7 +181,7 @@ class Amazon2023Loader:
     def _stage_reviews(self, con, paths: Sequence[Path], on_bad: str, report: IngestReport
                        ) -> list[Path] | None:
         """Stage the review files; return the staged Parquet files (None: a TEMP table)."""
-        stager = io.LineStager(con, on_bad, report)
+        stager = line_staging.LineStager(con, on_bad, report)
         spec = self._review_spec()
         try:
             stager.create(spec)
@@ -199,7 +199,7 @@ class Amazon2023Loader:
 
         A bad meta file interrupts the review staging on ``main_con``, so ``fail`` fails fast.
         """
-        stager = io.LineStager(con, on_bad, report)
+        stager = line_staging.LineStager(con, on_bad, report)
         spec = self._meta_spec()
         try:
             stager.create(spec)
@@ -221,22 +221,22 @@ class Amazon2023Loader:
 
     # -- SQL -------------------------------------------------------------------------------------
 
-    def _review_spec(self) -> io.StageSpec:
+    def _review_spec(self) -> line_staging.StageSpec:
         schema = {key: "VARCHAR" for key in REVIEW_KEYS}
         ts = "coalesce(j.timestamp, j.sortTimestamp)"
-        fast = io.values_ok_sql("j.user_id", "j.parent_asin", "rating_num", "ts_num")
+        fast = line_staging.values_ok_sql("j.user_id", "j.parent_asin", "rating_num", "ts_num")
         problem = f"""CASE
             WHEN NOT json_valid(line) THEN 'not valid JSON'
             WHEN j IS NULL OR NOT starts_with(ltrim(line), '{{') THEN 'not a JSON object'
-            {io.value_checks_sql("j.user_id", "j.parent_asin", "j.rating", ts, "rating_num",
+            {line_staging.value_checks_sql("j.user_id", "j.parent_asin", "j.rating", ts, "rating_num",
                                  "ts_num")}
         END"""
         values = f"""j.user_id, j.parent_asin, rating_num,
-            CASE WHEN problem IS NULL THEN {io.timestamp_sql('ts_num')} END,
+            CASE WHEN problem IS NULL THEN {line_staging.timestamp_sql('ts_num')} END,
             j.title, j.text,
             TRY_CAST(TRY_CAST(coalesce(j.helpful_vote, j.helpfulVotes) AS DOUBLE) AS INTEGER),
             TRY_CAST(coalesce(j.verified_purchase, j.verifiedPurchase) AS BOOLEAN)"""
-        return io.StageSpec(
+        return line_staging.StageSpec(
             table=_REVIEW_STAGE,
             columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP, "
             "title VARCHAR, text VARCHAR, helpful_vote INTEGER, verified_purchase BOOLEAN",
@@ -251,10 +251,10 @@ class Amazon2023Loader:
             to_parquet=True,  # the texts stream to disk; only the kept ones are read again
         )
 
-    def _meta_spec(self) -> io.StageSpec:
+    def _meta_spec(self) -> line_staging.StageSpec:
         title = "j.title"
         if self.config.strip_html:
-            title = io.clean_html_sql(title)
+            title = line_staging.clean_html_sql(title)
         price_text = "regexp_replace(json_extract_string(j.price, '$'), '[\\s$,]', '', 'g')"
         number = f"""CASE json_type(j.price) WHEN 'VARCHAR' THEN TRY_CAST({price_text} AS DOUBLE)
             WHEN 'NULL' THEN NULL ELSE TRY_CAST(j.price AS DOUBLE) END"""
@@ -276,7 +276,7 @@ class Amazon2023Loader:
             TRY_CAST(j.average_rating AS DOUBLE),
             TRY_CAST(TRY_CAST(j.rating_number AS DOUBLE) AS INTEGER),
             {_string_list('j.categories')}, {_string_list('j.features')}, {details}"""
-        return io.StageSpec(
+        return line_staging.StageSpec(
             table=_META_STAGE,
             columns="parent_asin VARCHAR, title VARCHAR, main_category VARCHAR, store VARCHAR, "
             "price DOUBLE, average_rating DOUBLE, rating_number INTEGER, categories VARCHAR[], "
@@ -291,11 +291,11 @@ class Amazon2023Loader:
 
 
 def _json_parse(schema: dict[str, str]) -> dict:
-    """The ways to parse a line against ``schema`` ({key: DuckDB type}); see ``io.StageSpec``."""
-    parse = f"from_json(line, {io.sql_str(json.dumps(schema))})"
-    columns = "{" + ", ".join(f"{io.sql_str(k)}: {io.sql_str(v)}" for k, v in schema.items()) + "}"
+    """The ways to parse a line against ``schema`` ({key: DuckDB type}); see ``line_staging.StageSpec``."""
+    parse = f"from_json(line, {line_staging.sql_str(json.dumps(schema))})"
+    columns = "{" + ", ".join(f"{line_staging.sql_str(k)}: {line_staging.sql_str(v)}" for k, v in schema.items()) + "}"
     reader = ("read_json(@path@, format='newline_delimited', compression=@compression@, "
-              f"columns={columns}, maximum_object_size={io.MAX_LINE_BYTES})")
+              f"columns={columns}, maximum_object_size={line_staging.MAX_LINE_BYTES})")
     return {"parse": f"{parse} AS j", "safe_parse": f"try({parse}) AS j",
             "parse_errors": ("Malformed JSON",), "fast_reader": reader}
 
@@ -314,13 +314,13 @@ def _string_list(expr: str) -> str:
 def _head_check(kind: Literal["reviews", "meta"]):
     """A ``check_head`` for ``kind`` files: the file must be JSON lines, and of that kind."""
 
-    def check(sniffed: io.Sniffed) -> tuple[int, str] | None:
+    def check(sniffed: line_staging.Sniffed) -> tuple[int, str] | None:
         lines = sniffed.head_lines(50)
         if not lines:
             return None
         records = []
         for _, raw in lines:
-            if io.describe_non_text(raw) is None:
+            if line_staging.describe_non_text(raw) is None:
                 try:
                     record = json.loads(raw)
                 except ValueError:
@@ -329,7 +329,7 @@ def _head_check(kind: Literal["reviews", "meta"]):
                     records.append(record)
         number, first = lines[0]
         if not records:
-            binary = io.describe_non_text(first)
+            binary = line_staging.describe_non_text(first)
             if binary:
                 looks = binary
             elif first.lstrip().startswith(b"["):
@@ -381,18 +381,18 @@ def _write_interactions(con: duckdb.DuckDBPyConnection, strip_html: bool,
         f"INSERT INTO interactions SELECT user_id, parent_asin, rating, timestamp FROM {kept}"
     )
     if staged is not None:
-        files = ", ".join(io.sql_str(str(path)) for path in staged)
+        files = ", ".join(line_staging.sql_str(str(path)) for path in staged)
         kept = (f"read_parquet([{files}]) ANTI JOIN {_DUPS} USING (file_no, line_no) "
                 "WHERE problem IS NULL")
     title, text, source = "title", "text", kept
     if strip_html:  # two steps in nested SELECTs: each expression sees a plain column
-        title, text = io.entities_sql("title"), io.entities_sql("text")
-        source = (f"(SELECT user_id, parent_asin, {io.br_sql('title')} AS title, "
-                  f"{io.br_sql('text')} AS text, helpful_vote, verified_purchase FROM {kept})")
+        title, text = line_staging.entities_sql("title"), line_staging.entities_sql("text")
+        source = (f"(SELECT user_id, parent_asin, {line_staging.br_sql('title')} AS title, "
+                  f"{line_staging.br_sql('text')} AS text, helpful_vote, verified_purchase FROM {kept})")
     rows = (f"SELECT user_id, parent_asin, {title} AS title, {text} AS text, helpful_vote, "
             f"verified_purchase FROM {source}")
     if staged is not None:
-        io.drop_relation(con, "reviews")
+        line_staging.drop_relation(con, "reviews")
         con.execute(f"CREATE TEMP VIEW reviews AS {rows}")
     else:
         create_reviews(con)
@@ -403,7 +403,7 @@ def _write_interactions(con: duckdb.DuckDBPyConnection, strip_html: bool,
 
 def create_reviews(con: duckdb.DuckDBPyConnection) -> None:
     """``CREATE OR REPLACE TABLE reviews``, with zstd for the texts where DuckDB has it."""
-    io.drop_relation(con, "reviews")  # e.g. the view of an earlier ingest on this connection
+    line_staging.drop_relation(con, "reviews")  # e.g. the view of an earlier ingest on this connection
     try:
         con.execute(REVIEWS_DDL.format(text=ZSTD_TEXT))
     except Exception as exc:  # duckdb.Error: an older DuckDB without zstd for strings

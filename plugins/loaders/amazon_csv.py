@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.plugins.loaders import line_staging as io
+from deepcart.toolkit import line_staging
 from deepcart.plugins.loaders.amazon2023 import INTERACTIONS_DDL, ITEMS_DDL, create_reviews
 from deepcart.reports import IngestReport
 
@@ -48,10 +48,10 @@ class AmazonCsvLoader:
         if not (name.endswith(".csv") or name.endswith(".csv.gz")) or not path.is_file():
             return False
         try:
-            lines = io.sniff(path).head_lines(1)
+            lines = line_staging.sniff(path).head_lines(1)
         except OSError:
             return False
-        if not lines or io.describe_non_text(lines[0][1]):
+        if not lines or line_staging.describe_non_text(lines[0][1]):
             return False
         fields = _fields(lines[0][1].decode("utf-8"))
         if _is_header(fields):
@@ -72,7 +72,7 @@ class AmazonCsvLoader:
             report.notes.append(
                 f"the benchmark CSVs have no item meta: {len(items)} item file(s) ignored"
             )
-        stager = io.LineStager(con, on_bad_records, report)
+        stager = line_staging.LineStager(con, on_bad_records, report)
         spec = _spec()
         try:
             stager.create(spec)
@@ -117,16 +117,16 @@ def _is_row(fields: list[str]) -> bool:
         rating, ts = float(fields[2]), float(fields[3])
     except ValueError:
         return False
-    return 1 <= rating <= 5 and io.MIN_MS <= ts < io.MAX_MS
+    return 1 <= rating <= 5 and line_staging.MIN_MS <= ts < line_staging.MAX_MS
 
 
-def _check_head(sniffed: io.Sniffed) -> tuple[int, str] | None:
+def _check_head(sniffed: line_staging.Sniffed) -> tuple[int, str] | None:
     """``(line, problem)`` when the file is not a benchmark CSV at all."""
     lines = sniffed.head_lines(1)
     if not lines:
         return None
     number, raw = lines[0]
-    binary = io.describe_non_text(raw)
+    binary = line_staging.describe_non_text(raw)
     if binary:
         return number, f"not a CSV file (it looks like {binary})"
     text = raw.decode("utf-8")
@@ -142,19 +142,19 @@ def _check_head(sniffed: io.Sniffed) -> tuple[int, str] | None:
     return None
 
 
-def _spec() -> io.StageSpec:
+def _spec() -> line_staging.StageSpec:
     field = "trim(trim(f[{}]), '\"')"
     user, item, rating, ts = (field.format(i) for i in range(1, 5))
-    fast = io.values_ok_sql("user_id", "parent_asin", "rating_num", "ts_num")
+    fast = line_staging.values_ok_sql("user_id", "parent_asin", "rating_num", "ts_num")
     problem = f"""CASE
         WHEN len(f) < 4 THEN 'missing field: expected user_id,parent_asin,rating,timestamp, found '
             || len(f) || ' field' || CASE WHEN len(f) = 1 THEN '' ELSE 's' END
         WHEN len(f) > 5 THEN 'too many fields: expected 4 or 5, found ' || len(f)
-        {io.value_checks_sql("user_id", "parent_asin", rating, ts, "rating_num", "ts_num")}
+        {line_staging.value_checks_sql("user_id", "parent_asin", rating, ts, "rating_num", "ts_num")}
     END"""
     values = f"""user_id, parent_asin, rating_num,
-        CASE WHEN problem IS NULL THEN {io.timestamp_sql("ts_num")} END"""
-    return io.StageSpec(
+        CASE WHEN problem IS NULL THEN {line_staging.timestamp_sql("ts_num")} END"""
+    return line_staging.StageSpec(
         table=_STAGE,
         columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP",
         parse="string_split(line, ',') AS f",

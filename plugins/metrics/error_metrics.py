@@ -13,7 +13,7 @@ import numpy as np
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.evaluation import MetricResult, RatingPairs
+from deepcart.metric_types import MetricResult, RatingPairs
 
 
 class _NoOptions(pydantic.BaseModel):

@@ -1,7 +1,7 @@
 """Top-K ranking metrics: ``map``, ``ndcg``, ``recall``, ``precision`` and ``coverage``.
 
 Each is registered under its bare name and takes its cut-off through ``compute(data, k=K)``; users
-write ``map@10``. They read a :class:`deepcart.evaluation.Rankings`:
+write ``map@10``. They read a :class:`deepcart.metric_types.Rankings`:
 
 * ``ranked[u]`` is user ``u``'s list, best first *in the direction being evaluated*. The metrics do
   not know about directions: for "worst products" the caller ranks worst first and marks the
@@ -47,7 +47,7 @@ import numpy as np
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.evaluation import MetricResult, Rankings
+from deepcart.metric_types import MetricResult, Rankings
 
 
 class _NoOptions(pydantic.BaseModel):

@@ -8,7 +8,6 @@ items never seen in training get NaN, as the recommender contract requires.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar

@@ -34,7 +34,7 @@ little (1.049 -> 1.056). Early stopping watches the gated predictions. ``engagem
 the gate off.
 
 ``rating_weight`` is ``1 / (2 sigma^2)``. Its default, 10, was chosen on a synthetic set (5,000 users
-with ~12 ratings each from :mod:`deepcart.plugins.loaders.synthetic`; held-out RMSE: naive 1.257,
+with ~12 ratings each from :mod:`deepcart.pipeline.synthetic`; held-out RMSE: naive 1.257,
 weight 1 -> 1.042, 5 -> 1.009, 20 -> 0.996): larger weights trade the multinomial fit for the
 ratings deepcart ranks by.
 

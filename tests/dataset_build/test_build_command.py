@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from deepcart.cli import cli
-from deepcart.plugins.loaders import synthetic
+from deepcart.pipeline import synthetic
 
 
 def build(data_dir: Path, *args: str, env=None):
@@ -140,7 +140,7 @@ def test_invalid_tags_are_refused(real_data, tmp_path, tag):
 
 
 def test_failure_in_the_last_step_leaves_no_tag(real_data, tmp_path, monkeypatch):
-    import deepcart.build as build_module
+    import deepcart.pipeline.build as build_module
 
     def explode(*args, **kwargs):
         raise RuntimeError("injected failure while publishing")
@@ -188,7 +188,7 @@ def test_missing_input_file(tmp_path):
 
 
 def test_embedded_default_builds_without_input(tmp_path, monkeypatch):
-    import deepcart.plugins.commands.datasets as datasets
+    import deepcart.pipeline.default_dataset as datasets
 
     monkeypatch.setattr(datasets, "DEFAULT_SYNTH_REVIEWS", 4000)
     result = build(tmp_path, "--min-interactions", "2")  # explicit filters replace the default 5-core
@@ -207,7 +207,7 @@ def test_embedded_default_builds_without_input(tmp_path, monkeypatch):
 
 
 def test_stale_embedded_default_is_detected_but_own_tags_are_not(real_data, tmp_path):
-    import deepcart.plugins.commands.datasets as datasets
+    import deepcart.pipeline.default_dataset as datasets
 
     # A person's own tag called "synthetic" (no embedded_default note) is never stale ...
     result = build(tmp_path, "--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"),
@@ -231,7 +231,7 @@ def test_bad_filter_order(tmp_path, real_data):
 
 
 def test_run_rebuilds_a_stale_embedded_default(tmp_path, monkeypatch):
-    import deepcart.plugins.commands.datasets as datasets
+    import deepcart.pipeline.default_dataset as datasets
 
     monkeypatch.setattr(datasets, "DEFAULT_SYNTH_REVIEWS", 4000)
     assert build(tmp_path, "--min-interactions", "2").exit_code == 0

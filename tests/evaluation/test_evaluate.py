@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
-from deepcart.evaluate import EvalTables, evaluate, parse_metric, top_k
+from deepcart.pipeline.evaluate import EvalTables, evaluate, parse_metric
+from deepcart.pipeline.rank import top_k
 
 
 def test_top_k_orders_by_key_then_column():

@@ -139,9 +139,9 @@ def toy_site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def toy_model(toy_site, synthetic_tag, tmp_path_factory) -> Path:
     """A ``toysvd`` model folder for the synthetic tag, trained in-process (under a second)."""
-    from deepcart.datasets import INTERACTIONS, tag_path
-    from deepcart.models import save_model, tag_manifest_sha256
-    from deepcart.ratings import ratings_from_parquet
+    from deepcart.pipeline.tags import INTERACTIONS, tag_path
+    from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
+    from deepcart.pipeline.ratings_io import ratings_from_parquet
 
     spec = importlib.util.spec_from_file_location("deepcart_toysvd", toy_site / "deepcart_toysvd.py")
     module = importlib.util.module_from_spec(spec)

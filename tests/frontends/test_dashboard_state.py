@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from deepcart.picks import Catalogue
+from deepcart.pipeline.picks import Catalogue
 from deepcart.plugins.frontends.dashboard_state import (
     SESSION_USER_PREFIX,
     DashboardData,
@@ -285,7 +285,7 @@ def test_star_shares_compare_picks_with_the_catalogue(session):
 
 
 def test_download_is_amazon_2023_jsonl_that_recommend_reads(session, tmp_path):
-    from deepcart.plugins.commands.models import read_ratings_file
+    from deepcart.plugins.commands.model_commands import read_ratings_file
 
     session.rate(asin(0), 1, title="  Broke  ", text="After a day.")
     session.rate(asin(3), 5)
@@ -309,10 +309,10 @@ def test_download_is_amazon_2023_jsonl_that_recommend_reads(session, tmp_path):
 @pytest.fixture(scope="module")
 def naive_model(synthetic_tag, tmp_path_factory):
     """A ``naive`` model folder trained on the synthetic tag (in-process: fast)."""
-    from deepcart.datasets import INTERACTIONS, tag_path
-    from deepcart.models import save_model, tag_manifest_sha256
+    from deepcart.pipeline.tags import INTERACTIONS, tag_path
+    from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.plugins.recommenders.naive import NaiveRecommender
-    from deepcart.ratings import ratings_from_parquet
+    from deepcart.pipeline.ratings_io import ratings_from_parquet
 
     data_dir, tag = synthetic_tag
     tag_dir = tag_path(tag, data_dir)

@@ -1,9 +1,9 @@
-"""Built-in components pass the reusable contract tests of deepcart.testing."""
+"""Built-in components pass the reusable contract tests of deepcart.toolkit.testing."""
 
 import numpy as np
 import pytest
 
-from deepcart.testing import MetricContract, RecommenderContract
+from deepcart.toolkit.testing import MetricContract, RecommenderContract
 
 
 class TestNaive(RecommenderContract):
@@ -25,7 +25,7 @@ class TestRMSE(MetricContract):
     metric = "rmse"
 
     def test_hand_computed(self, instance):
-        from deepcart.evaluation import RatingPairs
+        from deepcart.metric_types import RatingPairs
 
         data = RatingPairs(np.array([0, 0, 1]), np.array([4.0, 2.0, np.nan]), np.array([5.0, 4.0, 3.0]), 2)
         result = instance.compute(data)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deepcart import cli_reference
+from deepcart.pipeline import cli_reference
 
 from .conftest import readme_examples
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_cli_reference_is_up_to_date():
     readme = (REPO / "README.md").read_text()
     assert cli_reference.section(readme) == cli_reference.render().strip(), (
-        "README's CLI reference is stale: run `python -m deepcart.cli_reference README.md`"
+        "README's CLI reference is stale: run `python -m deepcart.pipeline.cli_reference README.md`"
     )
 
 

@@ -296,7 +296,7 @@ def test_can_read(real_data, tmp_path):
 
 def test_fast_reader_and_line_path_agree(con, real_data, tmp_path, monkeypatch):
     """Good files go through DuckDB's JSON reader; the line path must give the same tables."""
-    from deepcart.plugins.loaders import line_staging
+    from deepcart.toolkit import line_staging
 
     used = []
     original = line_staging.LineStager._fast_insert
@@ -372,7 +372,7 @@ def test_parquet_staging_and_table_staging_agree(real_data, tmp_path):
 def test_gzip_reviews_stage_on_one_thread(con, real_data, monkeypatch):
     """A gzip stream is decompressed serially: staging runs with threads = 1 (half the memory),
     and the connection's own setting is back for the filters."""
-    from deepcart.plugins.loaders import line_staging
+    from deepcart.toolkit import line_staging
 
     seen = []
     original = line_staging.LineStager._store

@@ -297,7 +297,7 @@ def test_files_swapped(mode, con, tmp_path):
 
 
 def test_rejects_kept_are_capped(con, tmp_path, monkeypatch):
-    from deepcart.plugins.loaders import line_staging
+    from deepcart.toolkit import line_staging
 
     monkeypatch.setattr(line_staging, "MAX_REJECTS_KEPT", 5)
     path = tmp_path / "reviews.jsonl"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepcart.plugins.loaders import synthetic
+from deepcart.pipeline.synthetic import generator as synthetic
 
 N_REVIEWS = 20_000
 ASIN = re.compile(r"B0[0-9A-Z]{8}")

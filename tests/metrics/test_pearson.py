@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from deepcart.evaluation import RatingPairs
+from deepcart.metric_types import RatingPairs
 from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
 from deepcart.plugins.metrics.correlation import Pearson
-from deepcart.testing import MetricContract
+from deepcart.toolkit.testing import MetricContract
 
 PLUGINS = ("deepcart.plugins.metrics.ranking", "deepcart.plugins.metrics.correlation")
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deepcart.evaluation import Rankings
+from deepcart.metric_types import Rankings
 from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
 from deepcart.plugins.metrics.ranking import MAP, NDCG, Coverage, Precision, Recall, find_hits
-from deepcart.testing import MetricContract
+from deepcart.toolkit.testing import MetricContract
 
 PLUGINS = ("deepcart.plugins.metrics.ranking", "deepcart.plugins.metrics.correlation")
 

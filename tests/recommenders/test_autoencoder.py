@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deepcart.ratings import Ratings
-from deepcart.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
+from deepcart.toolkit.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
 
 FAST = {"hidden": [16], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False, "device": "cpu"}
 

@@ -32,7 +32,7 @@ def worst(data_dir, model, rates, k=200):
 
 
 def test_rating_items_1_star_pushes_their_neighbours_towards_the_worst(synthetic_tag, knn_model):
-    from deepcart.models import load_model
+    from deepcart.pipeline.model_store import load_model
     from deepcart.plugin_manager import load_plugins
 
     data_dir, _ = synthetic_tag

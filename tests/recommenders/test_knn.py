@@ -15,7 +15,7 @@ from deepcart.plugins.recommenders import knn
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.plugins.recommenders.naive import NaiveRecommender
 from deepcart.ratings import Ratings
-from deepcart.testing import RecommenderContract, make_toy_ratings
+from deepcart.toolkit.testing import RecommenderContract, make_toy_ratings
 
 SMALL = {"neighbours": 10, "block_size": 7}  # several blocks even on the toy data
 

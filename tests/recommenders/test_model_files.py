@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepcart.models import ModelFileError, load_model, read_model_manifest, save_model
+from deepcart.pipeline.model_store import ModelFileError, load_model, read_model_manifest, save_model
 
 SENTINEL_NAME = "pwned-by-pickle"
 

@@ -88,7 +88,7 @@ def test_run_compares_and_saves(synthetic_tag, tmp_path):
 def test_pick_ties_at_the_cut_prefer_engagement():
     import numpy as np
 
-    from deepcart.picks import Catalogue, CatalogueScorer, pick
+    from deepcart.pipeline.picks import Catalogue, CatalogueScorer, pick
 
     n = 50
     ids = np.array([f"B{i:09d}" for i in range(n)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcart.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
+from deepcart.toolkit.testing import RecommenderContract, heldout_rmse, hold_out, make_toy_ratings
 
 FAST = {"encoder": [32, 8], "epochs": 15, "batch_size": 16, "lr": 1e-2, "progress": False,
         "device": "cpu"}

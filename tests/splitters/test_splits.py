@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deepcart.splits import PARTS, split_dataset, summary_lines
+from deepcart.pipeline.splits import PARTS, split_dataset, summary_lines
 
 
 def ratings_table(triples):

@@ -10,8 +10,9 @@ dashboard does for a new person) and is judged on their *check* ratings:
   ranked by descending predicted score. Direction ``worst``: relevant = check rating <= 2, ranked by
   ascending predicted score.
 
-**Tie rule**: equal scores are ordered by catalogue column (the model's ``item_ids`` order), lowest
-first, in both directions; items the model cannot score (NaN) are never candidates.
+Ranking is :func:`deepcart.pipeline.rank.top_k_by_score`, whose one tie rule (equal scores: more
+train ratings first, then catalogue order, in both directions) picks and the dashboard share; items
+the model cannot score (NaN) are never candidates.
 
 Users are scored in batches sized so that a batch of dense score rows stays near 200 MB whatever the
 catalogue size; no users x items matrix is ever materialised.
@@ -27,12 +28,19 @@ from typing import Any
 import numpy as np
 
 from deepcart.errors import DeepcartError
-from deepcart.evaluation import MetricResult, RatingPairs, Rankings
+from deepcart.metric_types import MetricResult, RatingPairs, Rankings
+from deepcart.pipeline.rank import DIRECTIONS, top_k_by_score
 
-DIRECTIONS = ("best", "worst")
 #: Relevance thresholds of the two directions (check rating >= 4 / <= 2).
 RELEVANT = {"best": lambda r: r >= 4, "worst": lambda r: r <= 2}
 SCORE_BUDGET_BYTES = 200 * 2**20
+#: What ``deepcart evaluate`` and ``deepcart run`` report when no ``--metric`` is given.
+DEFAULT_METRICS = ("rmse", "pearson", "map@10", "ndcg@10", "recall@10")
+
+
+def default_metrics(registry) -> tuple[str, ...]:
+    """:data:`DEFAULT_METRICS`, limited to the metrics that are installed."""
+    return tuple(m for m in DEFAULT_METRICS if m.partition("@")[0] in registry.names("metric"))
 
 
 @dataclass(frozen=True)
@@ -125,32 +133,6 @@ def score_rows(model, rows) -> np.ndarray:
     return out
 
 
-def top_k(keys: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` smallest keys per row, ties by lowest column; -1 where ``inf``.
-
-    Exact for ties at the cut-off without sorting whole rows: take everything strictly below the
-    k-th smallest key, then fill with the lowest-column items equal to it.
-    """
-    n_rows, n_cols = keys.shape
-    k_eff = min(k, n_cols)
-    out = np.full((n_rows, k), -1, dtype=np.int64)
-    if k_eff == 0 or n_rows == 0:
-        return out
-    kth = np.partition(keys, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
-    below = keys < kth
-    equal = keys == kth
-    room = k_eff - below.sum(axis=1, keepdims=True)
-    chosen = below | (equal & (np.cumsum(equal, axis=1) <= room))
-    rows, cols = np.nonzero(chosen)  # row-major: columns ascending within each row
-    picked = cols.reshape(n_rows, k_eff)
-    picked_keys = np.take_along_axis(keys, picked, axis=1)
-    ranked = np.take_along_axis(picked, np.argsort(picked_keys, axis=1, kind="stable"), axis=1)
-    ranked_keys = np.take_along_axis(keys, ranked, axis=1)
-    ranked[np.isinf(ranked_keys)] = -1
-    out[:, :k_eff] = ranked
-    return out
-
-
 @dataclass
 class EvalReport:
     """Metric values per (label, direction), plus what is needed to save the details."""
@@ -200,9 +182,7 @@ def evaluate(
             inp = tables.inputs[start:stop].tocoo()
             blocked[inp.row, inp.col] = True
             for d in directions:
-                keys = -scores if d == "best" else scores.copy()
-                keys[blocked] = np.inf
-                top = top_k(keys, k_max)
+                top = top_k_by_score(scores, k_max, direction=d, blocked=blocked, engagement=item_counts)
                 ranked[d][start:stop] = top
                 ranked_scores[d][start:stop] = np.where(
                     top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan

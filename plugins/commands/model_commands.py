@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from deepcart import hookimpl
-from deepcart.picks import DEFAULT_MIN_ENGAGEMENT
+from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -25,7 +25,7 @@ def _echo(quiet: bool):
 
 def fit_recommender(registry, name: str, options: dict[str, Any], split, *, seed: int, echo) -> Any:
     """Fit recommender ``name`` on a split's train part, early-stopping on its validation users."""
-    from deepcart.ratings import paired_ratings, ratings_from_parquet
+    from deepcart.pipeline.ratings_io import paired_ratings, ratings_from_parquet
 
     model = registry.create("recommender", name, options)
     train = ratings_from_parquet(split.part("train"))
@@ -45,11 +45,11 @@ def evaluate_model(model, split, part: str, metric_names, registry, *, k: int = 
     import numpy as np
     from tqdm import tqdm
 
-    from deepcart.evaluate import evaluate, load_part, parse_metric, train_item_counts
+    from deepcart.pipeline.evaluate import evaluate, load_part, parse_metric, train_item_counts
 
     specs = [parse_metric(m, k, registry) for m in metric_names]
     item_ids = np.asarray(model.item_ids).astype(str)
-    counts = train_item_counts(train, item_ids) if train is not None and min_engagement else None
+    counts = train_item_counts(train, item_ids) if train is not None else None
     tables = load_part(split, part, item_ids)
     with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
               disable=quiet or not sys.stderr.isatty()) as bar:
@@ -87,15 +87,15 @@ def train_command(data_tag, data_dir, recommender, options, epochs, out, seed, f
     manifest.json with its config, the dataset tag and the hash of the tag's manifest.
     """
     from deepcart.cli import registry_for
-    from deepcart.models import save_model, tag_manifest_sha256
-    from deepcart.plugins.commands.evaluation import resolve_tag
-    from deepcart.splits import split_dataset
+    from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
+    from deepcart.pipeline.tags import existing_tag_path
+    from deepcart.pipeline.splits import split_dataset
 
     if out.exists() and not force:
         raise click.ClickException(f"{out} already exists; use --force to replace it")
     registry = registry_for()
     echo = _echo(quiet)
-    tag_dir = resolve_tag(data_tag, data_dir)
+    tag_dir = existing_tag_path(data_tag, data_dir)
     opts = _options(registry, recommender, options, epochs)
     split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
     model, train = fit_recommender(registry, recommender, opts, split, seed=seed, echo=echo)
@@ -169,10 +169,10 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
     import pyarrow.parquet as pq
 
     from deepcart.cli import registry_for
-    from deepcart.datasets import INTERACTIONS, tag_path
-    from deepcart.models import load_model, read_model_manifest, tag_manifest_sha256
-    from deepcart.picks import CatalogueScorer, load_catalogue, pick, render_picks
-    from deepcart.plugins.commands.evaluation import resolve_tag
+    from deepcart.pipeline.tags import INTERACTIONS, tag_path
+    from deepcart.pipeline.model_store import load_model, read_model_manifest, tag_manifest_sha256
+    from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
+    from deepcart.pipeline.tags import existing_tag_path
 
     given = sum(bool(x) for x in (user_id, rates, ratings_file))
     if given != 1:
@@ -181,7 +181,7 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
     data_tag = data_tag or manifest["dataset"].get("tag")
     if not data_tag:
         raise click.UsageError("the model does not name its dataset: pass --data-tag")
-    tag_dir = resolve_tag(data_tag, data_dir)
+    tag_dir = existing_tag_path(data_tag, data_dir)
     model, _ = load_model(model_dir, registry_for(), tag_sha256=tag_manifest_sha256(tag_dir))
     if user_id:
         table = pq.read_table(tag_path(data_tag, data_dir) / INTERACTIONS, columns=["user_id", "parent_asin", "rating"],
@@ -234,13 +234,14 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     """
 
     from deepcart.cli import registry_for
-    from deepcart.datasets import default_data_dir, tag_path
-    from deepcart.models import save_model, tag_manifest_sha256
-    from deepcart.picks import CatalogueScorer, load_catalogue, pick, render_picks
-    from deepcart.plugins.commands.datasets import DEFAULT_TAG, ensure_default_tag, stale_default_tag
-    from deepcart.plugins.commands.evaluation import default_metrics, resolve_tag
-    from deepcart.ratings import ratings_from_parquet
-    from deepcart.splits import split_dataset
+    from deepcart.pipeline.tags import default_data_dir, tag_path
+    from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
+    from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
+    from deepcart.pipeline.default_dataset import DEFAULT_TAG, ensure_default_tag, stale_default_tag
+    from deepcart.pipeline.evaluate import default_metrics
+    from deepcart.pipeline.tags import existing_tag_path
+    from deepcart.pipeline.ratings_io import ratings_from_parquet
+    from deepcart.pipeline.splits import split_dataset
 
     registry = registry_for()
     echo = _echo(quiet)
@@ -257,7 +258,7 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
         if stale or not tag_path(data_tag, data_dir).exists():
             ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty(),
                                force=stale)
-    tag_dir = resolve_tag(data_tag, data_dir)
+    tag_dir = existing_tag_path(data_tag, data_dir)
     split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
     per_model: dict[str, Any] = {}
     last_model = None

@@ -1,6 +1,6 @@
 """Test support for deepcart and for plugin authors.
 
-Use the fixtures by adding ``pytest_plugins = ["deepcart.testing"]`` to a ``conftest.py``:
+Use the fixtures by adding ``pytest_plugins = ["deepcart.toolkit.testing"]`` to a ``conftest.py``:
 
 * ``deepcart_plugins``: a fresh :class:`deepcart.plugin_manager.Plugins` per test (built-ins and
   installed entry points), so registrations never leak between tests;
@@ -12,7 +12,7 @@ Use the fixtures by adding ``pytest_plugins = ["deepcart.testing"]`` to a ``conf
 Subclass the contract classes to check a component against its contract; set the class attribute
 naming the component (and ``options`` for its config)::
 
-    from deepcart.testing import RecommenderContract
+    from deepcart.toolkit.testing import RecommenderContract
 
     class TestMyModel(RecommenderContract):
         recommender = "my-model"
@@ -31,7 +31,7 @@ import pytest
 
 from deepcart.contracts import Metric, Recommender
 from deepcart.errors import ConfigError
-from deepcart.evaluation import MetricResult, RatingPairs, Rankings
+from deepcart.metric_types import MetricResult, RatingPairs, Rankings
 from deepcart.plugin_manager import Plugins, load_plugins
 from deepcart.ratings import Ratings
 

@@ -62,3 +62,9 @@ def read_manifest(tag: str, data_dir: Path | None = None) -> dict[str, Any]:
             "Build one with `deepcart build`."
         )
     return json.loads(path.read_text())
+
+
+def existing_tag_path(tag: str, data_dir: Path | None = None) -> Path:
+    """The folder of an existing tag; a clear error listing the known tags otherwise."""
+    read_manifest(tag, data_dir)
+    return tag_path(tag, data_dir)

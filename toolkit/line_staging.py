@@ -409,7 +409,7 @@ class StageSpec:
         record, an error) sends the file down the line path, which finds the true lines.
     :ivar fast_ok: ``ok`` for the ``fast_reader`` rows (no ``line`` there).
     :ivar to_parquet: stage to Parquet files instead of a TEMP table, when the connection has an
-        absolute ``temp_directory`` (as :func:`deepcart.build.connect` sets): the rows stream to
+        absolute ``temp_directory`` (as :func:`deepcart.pipeline.build.connect` sets): the rows stream to
         disk and never sit in DuckDB's memory. ``table`` is then a TEMP view over the files
         (:meth:`LineStager.staged_files`), which outlive :meth:`LineStager.close` so that a
         loader can keep reading them lazily (the review texts, for instance, until the final

@@ -9,22 +9,7 @@ from pathlib import Path
 import click
 
 from deepcart import hookimpl
-
-DEFAULT_METRICS = ("rmse", "pearson", "map@10", "ndcg@10", "recall@10")
-
-
-def resolve_tag(data_tag: str, data_dir: Path | None) -> Path:
-    """The folder of an existing tag (clear error listing known tags otherwise)."""
-    from deepcart.datasets import read_manifest, tag_path
-
-    read_manifest(data_tag, data_dir)
-    return tag_path(data_tag, data_dir)
-
-
-def default_metrics(registry) -> tuple[str, ...]:
-    """The default metric list, limited to metrics that are installed."""
-    return tuple(m for m in DEFAULT_METRICS if m.partition("@")[0] in registry.names("metric"))
-
+from deepcart.pipeline.evaluate import DEFAULT_METRICS
 
 @click.command("evaluate")
 @click.option("--data-tag", default="synthetic", show_default=True, help="Dataset tag to evaluate on.")
@@ -70,19 +55,21 @@ def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metric
 
     from deepcart.cli import registry_for
     from deepcart.config import parse_options
-    from deepcart.evaluate import (
-        evaluate, load_part, parse_metric, per_user_columns, render_table, train_item_counts, write_parquet,
+    from deepcart.pipeline.evaluate import (
+        default_metrics, evaluate, load_part, parse_metric, per_user_columns, render_table, train_item_counts,
+        write_parquet,
     )
-    from deepcart.models import load_model, tag_manifest_sha256
-    from deepcart.ratings import ratings_from_parquet
-    from deepcart.splits import split_dataset
+    from deepcart.pipeline.model_store import load_model, tag_manifest_sha256
+    from deepcart.pipeline.ratings_io import ratings_from_parquet
+    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.tags import existing_tag_path
 
     if bool(model_dir) == bool(recommender):
         raise click.UsageError("give exactly one of --model DIR or --recommender NAME")
     if options and not recommender:
         raise click.UsageError("-o/--option configures --recommender; a saved model keeps its options")
     registry = registry_for()
-    tag_dir = resolve_tag(data_tag, data_dir)
+    tag_dir = existing_tag_path(data_tag, data_dir)
     echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     specs = [parse_metric(m, default_k, registry) for m in (metrics or default_metrics(registry))]
     split = split_dataset(tag_dir, registry, splitter, parse_options(split_option), seed=seed, echo=echo)

@@ -2,9 +2,10 @@
 
 :func:`pick` asks a model to fold in a person's ratings, keeps the items they have not rated that
 have at least ``min_engagement`` ratings in the dataset, and returns the ``k`` with the lowest
-predicted rating (``direction="worst"``) or the highest (``"best"``). Ties go to the item with more
-ratings. Each pick carries what a person needs to judge it: title, store, price, predicted and mean
-stars, number of ratings, and the most damning real review (lowest rating, then most helpful votes).
+predicted rating (``direction="worst"``) or the highest (``"best"``), ranked by
+:func:`deepcart.pipeline.rank.top_k_by_score` (equal scores: most rated first, as everywhere).
+Each pick carries what a person needs to judge it: title, store, price, predicted and mean stars,
+number of ratings, and the most damning real review (lowest rating, then most helpful votes).
 
 The :class:`Catalogue` is built once per process from a dataset tag (DuckDB over its Parquet files)
 and shared; a pick request is then a fold-in plus a partial sort over the catalogue.
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from deepcart.datasets import INTERACTIONS, ITEMS
+from deepcart.pipeline.tags import INTERACTIONS, ITEMS
 
 #: Default for the "non-trivial engagement" rule: at least this many ratings in the dataset.
 DEFAULT_MIN_ENGAGEMENT = 20
@@ -186,29 +187,16 @@ def pick(
     min_engagement: int = DEFAULT_MIN_ENGAGEMENT,
 ) -> list[Pick]:
     """The ``k`` worst (or best) unrated items with at least ``min_engagement`` ratings."""
-    if direction not in ("worst", "best"):
-        raise ValueError(f"direction must be 'worst' or 'best', not {direction!r}")
+    from deepcart.pipeline.rank import top_k_by_score
+
     cat = scorer.catalogue
     scores = scorer.scores(history)
-    ok = np.isfinite(scores) & (cat.n_ratings >= min_engagement)
+    blocked = cat.n_ratings < min_engagement
     rated, found = cat.index_of([h[0] for h in history])
-    ok[rated[found]] = False
-    candidates = np.flatnonzero(ok)
-    if not len(candidates):
-        return []
-    key = scores[candidates] if direction == "worst" else -scores[candidates]
-    kk = min(k, len(candidates))
-    if kk < len(candidates):
-        # Everything up to the k-th key, ties at the cut included, then an exact sort of that subset:
-        # order by score, then engagement (more ratings first), then item id.
-        kth = np.partition(key, kk - 1)[kk - 1]
-        subset = np.flatnonzero(key <= kth)
-    else:
-        subset = np.arange(len(candidates))
-    chosen = candidates[subset]
-    order = np.lexsort((cat.ids[chosen], -cat.n_ratings[chosen], key[subset]))[:kk]
+    blocked[rated[found]] = True
+    ranked = top_k_by_score(scores, k, direction=direction, blocked=blocked, engagement=cat.n_ratings)
     picks = []
-    for rank, row in enumerate(chosen[order], start=1):
+    for rank, row in enumerate(ranked[ranked >= 0].tolist(), start=1):
         picks.append(Pick(
             rank=rank,
             parent_asin=str(cat.ids[row]),

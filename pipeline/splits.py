@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepcart.datasets import INTERACTIONS, MANIFEST
+from deepcart.pipeline.tags import INTERACTIONS, MANIFEST
 from deepcart.errors import DeepcartError
 
 PARTS = ("train", "val_input", "val_check", "test_input", "test_check")

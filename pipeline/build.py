@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deepcart import __version__
-from deepcart.datasets import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, tag_path
+from deepcart.pipeline.tags import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, tag_path
 from deepcart.errors import BadInputError, DeepcartError
 from deepcart.reports import FilterReport, IngestReport
 

@@ -14,78 +14,10 @@ from typing import Any
 import click
 
 from deepcart import hookimpl
+from deepcart.pipeline.default_dataset import DEFAULT_SYNTH_REVIEWS, DEFAULT_TAG
 
-#: Size and seed of the embedded default dataset (generated once, then cached).
-DEFAULT_SYNTH_REVIEWS = 300_000
-DEFAULT_SYNTH_SEED = 0
-DEFAULT_TAG = "synthetic"
 #: The built-in filters in the default chain order; ``--filter-order`` changes it.
 DEFAULT_ORDER = ("min-interactions", "min-ratings", "orphans", "subsample", "k-core")
-
-
-def ensure_default_sources(data_dir: Path, *, reviews: int = DEFAULT_SYNTH_REVIEWS,
-                           seed: int = DEFAULT_SYNTH_SEED, progress: bool = True) -> tuple[Path, Path]:
-    """The review and meta files of the embedded default, generated on first use."""
-    from deepcart.plugins.loaders.synthetic import WORLD_VERSION, generate
-
-    folder = data_dir / "sources" / f"synthetic-{reviews}-seed{seed}-v{WORLD_VERSION}"
-    review_file = folder / "Synthetic_Electronics.jsonl.gz"
-    meta_file = folder / "meta_Synthetic_Electronics.jsonl.gz"
-    if review_file.is_file() and meta_file.is_file():
-        return review_file, meta_file
-    folder.mkdir(parents=True, exist_ok=True)
-    click.echo(f"Generating the embedded default dataset ({reviews:,} synthetic reviews) in {folder} ...", err=True)
-    files = _generate_with_progress(generate, folder, reviews, seed, progress, force=True)
-    return files.reviews, files.meta
-
-
-#: Filters of the embedded default tag when `deepcart build` gets no filter flags: a 5-core, so that
-#: every user and item has enough ratings to learn from and to evaluate on.
-DEFAULT_EMBEDDED_FILTERS: tuple[tuple[str, dict[str, Any]], ...] = (("k-core", {"k": 5}),)
-
-
-def ensure_default_tag(registry, data_dir: Path, *, echo, progress: bool, force: bool = False):
-    """Build the embedded default tag (generating its sources on first use)."""
-    from deepcart.build import BuildSpec, build_dataset
-
-    review_file, meta_file = ensure_default_sources(
-        data_dir, reviews=DEFAULT_SYNTH_REVIEWS, seed=DEFAULT_SYNTH_SEED, progress=progress
-    )
-    spec = BuildSpec(tag=DEFAULT_TAG, reviews=[review_file], items=[meta_file], filters=DEFAULT_EMBEDDED_FILTERS,
-                     data_dir=data_dir, force=force, source_note=_embedded_note())
-    return build_dataset(spec, registry, echo=echo, progress=progress)
-
-
-def _embedded_note() -> dict[str, Any]:
-    from deepcart.plugins.loaders.synthetic import WORLD_VERSION
-
-    return {"embedded_default": {"synthetic_reviews": DEFAULT_SYNTH_REVIEWS, "seed": DEFAULT_SYNTH_SEED,
-                                 "world_version": WORLD_VERSION}}
-
-
-def stale_default_tag(data_dir: Path) -> bool:
-    """True when the tag ``synthetic`` is an embedded default made by an older generator.
-
-    A tag of that name that a person built from their own files is never stale.
-    """
-    from deepcart.datasets import read_manifest
-    from deepcart.errors import DeepcartError
-    from deepcart.plugins.loaders.synthetic import WORLD_VERSION
-
-    try:
-        manifest = read_manifest(DEFAULT_TAG, data_dir)
-    except (DeepcartError, ValueError):  # no such tag, or a manifest that is not JSON
-        return False
-    note = manifest.get("sources", {}).get("embedded_default")
-    return isinstance(note, dict) and note.get("world_version") != WORLD_VERSION
-
-
-def _generate_with_progress(generate, out: Path, reviews: int, seed: int, progress: bool, force: bool):
-    from tqdm import tqdm
-
-    with tqdm(total=reviews, unit=" reviews", unit_scale=True, desc="synth", disable=not progress,
-              file=sys.stderr) as bar:
-        return generate(out, n_reviews=reviews, seed=seed, progress=bar.update, force=force)
 
 
 def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orphans: bool,
@@ -161,9 +93,12 @@ def build_command(reviews, items, loader, min_interactions, min_ratings, drop_or
     Example: deepcart build --reviews-file Electronics.jsonl.gz --items-file meta_Electronics.jsonl.gz
     --k-core 5 --tag electronics-5core
     """
-    from deepcart.build import BuildSpec, build_dataset
     from deepcart.cli import registry_for
-    from deepcart.datasets import default_data_dir
+    from deepcart.pipeline.build import BuildSpec, build_dataset
+    from deepcart.pipeline.default_dataset import (
+        DEFAULT_EMBEDDED_FILTERS, DEFAULT_SYNTH_SEED, embedded_note, ensure_default_sources,
+    )
+    from deepcart.pipeline.tags import default_data_dir
 
     data_dir = data_dir or default_data_dir()
     progress = not quiet and sys.stderr.isatty()
@@ -176,7 +111,7 @@ def build_command(reviews, items, loader, min_interactions, min_ratings, drop_or
         )
         reviews, items = (str(review_file),), (str(meta_file),)
         tag = tag or DEFAULT_TAG
-        note = _embedded_note()
+        note = embedded_note()
     if not tag:
         tag = Path(reviews[0]).name.split(".")[0]
     chain = filter_chain(min_interactions=min_interactions, min_ratings=min_ratings, orphans=drop_orphans,
@@ -205,11 +140,12 @@ def synth_command(n_reviews: int, seed: int, out: Path, force: bool, quiet: bool
     and a minority of genuinely bad but popular products (see docs/synthetic-data.md). Streams, so
     10M reviews need little memory; deterministic per seed.
     """
-    from deepcart.plugins.loaders.synthetic import generate
+    from deepcart.pipeline.default_dataset import generate_with_progress
+    from deepcart.pipeline.synthetic import generate
 
     out.mkdir(parents=True, exist_ok=True)
     try:
-        files = _generate_with_progress(generate, out, n_reviews, seed, not quiet and sys.stderr.isatty(), force)
+        files = generate_with_progress(generate, out, n_reviews, seed, not quiet and sys.stderr.isatty(), force)
     except FileExistsError as exc:
         raise click.ClickException(f"{exc}; use --force to overwrite") from None
     click.echo(f"Wrote {files.n_reviews:,} reviews by {files.n_users:,} users of {files.n_items:,} items "

@@ -17,19 +17,33 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
-def lookup(index: np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``index`` (any order) and a mask of which were found, vectorised.
+class IdIndex:
+    """Vectorised lookup of string ids in a fixed id array (a catalogue, the training users).
 
-    Sorts ``index`` once per call; callers that look up repeatedly in one index keep their own
-    sorted copy.
+    The id -> position lookup of every recommender and of the engine: built once per id array
+    (one sort), then each :meth:`positions` call is one ``searchsorted``.
     """
-    ids = np.asarray(ids).astype(str)
-    index = np.asarray(index).astype(str)
-    if not len(index):
-        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-    order = np.argsort(index, kind="stable")
-    pos = np.clip(np.searchsorted(index[order], ids), 0, len(index) - 1)
-    return order[pos], index[order][pos] == ids
+
+    def __init__(self, ids: Sequence[str] | np.ndarray):
+        self.ids = np.asarray(ids).astype(str)
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of ``ids`` in the index and a mask of which were found."""
+        ids = np.asarray(ids).astype(str)
+        if not len(self.ids):
+            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self.ids) - 1)
+        return self._order[pos], self._sorted[pos] == ids
+
+
+def lookup(index: Sequence[str] | np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in ``index`` and a found mask: a one-off :class:`IdIndex` lookup."""
+    return IdIndex(index).positions(ids)
 
 
 @dataclass(frozen=True)

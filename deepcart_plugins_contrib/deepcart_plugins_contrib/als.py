@@ -13,7 +13,7 @@ a rating scale, NaN for the unknown, and the contract's guarantees.
 
 **From implicit feedback to star ratings.** A star rating says more than "interacted": it says
 better or worse than expected. With the damped baseline ``b_ui = mu + b_u + b_i`` of
-:mod:`._common` and the residual ``d_ui = r_ui - b_ui`` of each observed rating, the matrix given
+:mod:`deepcart.toolkit.baseline` and the residual ``d_ui = r_ui - b_ui`` of each observed rating, the matrix given
 to implicit is::
 
     v_ui = +(1 + alpha * d_ui)    if d_ui >= 0   (liked at least as expected: p = 1)
@@ -51,7 +51,9 @@ import pydantic
 from deepcart import hookimpl
 from deepcart.ratings import Ratings
 
-from deepcart_plugins_contrib._common import Baseline, IdIndex, history_row, rating_rows, select_columns
+from deepcart.ratings import IdIndex
+from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
+from deepcart.toolkit.model_files import load_model_files, save_model_files
 
 FORMAT_VERSION = 1
 #: Dense score cells per batch in ``predict`` (float32: 64 MB).
@@ -209,41 +211,27 @@ class AlsRecommender:
 
     def save(self, folder: Path) -> None:
         """implicit's own ``als.npz``, plus ``weights.npz`` (ids, baseline) and ``config.json``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._model.save(str(folder / "als.npz"))
-        np.savez(
-            folder / "weights.npz",
-            format_version=np.array(FORMAT_VERSION),
-            items=self._items.ids,
-            users=self._users.ids,
-            mu=np.array(self._baseline.mu),
-            item_bias=self._baseline.item_bias,
-            user_bias=self._user_bias,
-            calibration=np.array(self._calibration),
-        )
-        (folder / "config.json").write_text(self.config.model_dump_json())
+        save_model_files(folder, self.config, {
+            "items": self._items.ids, "users": self._users.ids, "mu": np.array(self._baseline.mu),
+            "item_bias": self._baseline.item_bias, "user_bias": self._user_bias,
+            "calibration": np.array(self._calibration),
+        }, kind="als", format_version=FORMAT_VERSION)
+        self._model.save(str(Path(folder) / "als.npz"))
 
     @classmethod
     def load(cls, folder: Path) -> AlsRecommender:
         """Read a model written by :meth:`save` (implicit's loader uses ``allow_pickle=False`` too)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
-        folder = Path(folder)
-        config = AlsConfig.model_validate_json((folder / "config.json").read_text())
+        config, data = load_model_files(folder, AlsConfig, kind="als", format_version=FORMAT_VERSION)
         model = cls(config)
-        with np.load(folder / "weights.npz", allow_pickle=False) as data:
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{folder}: als model format {version} "
-                                 f"(this version reads {FORMAT_VERSION})")
-            model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
-            model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
-            model._user_bias = data["user_bias"]
-            a, c = data["calibration"].tolist()
-            model._calibration = (float(a), float(c))
+        model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
+        model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
+        model._user_bias = data["user_bias"]
+        a, c = data["calibration"].tolist()
+        model._calibration = (float(a), float(c))
         with _one_blas_thread():
-            model._model = AlternatingLeastSquares.load(str(folder / "als.npz"))
+            model._model = AlternatingLeastSquares.load(str(Path(folder) / "als.npz"))
         return model
 
 

@@ -12,7 +12,7 @@ user's row from the user's other entries, with L2 regularisation ``l2``::
 ranks by ``X B``, which says what a person will *interact with*, not how they will *rate* it.
 deepcart ranks the best and the worst products by predicted rating, so here ``X`` holds rating
 *residuals* instead: for every observed rating ``X_ui = r_ui - b_ui`` with the damped baseline
-``b_ui = mu + b_u + b_i`` of :mod:`._common`, and 0 (no evidence either way) elsewhere. Then::
+``b_ui = mu + b_u + b_i`` of :mod:`deepcart.toolkit.baseline`, and 0 (no evidence either way) elsewhere. Then::
 
     prediction(u, i) = clip(b_ui + (X_u B)_i, 1, 5)
 
@@ -51,7 +51,9 @@ from deepcart import hookimpl
 from deepcart.errors import DeepcartError
 from deepcart.ratings import Ratings
 
-from deepcart_plugins_contrib._common import Baseline, IdIndex, history_row, rating_rows, select_columns
+from deepcart.ratings import IdIndex
+from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
+from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 
 FORMAT_VERSION = 1
 #: Bytes per catalogue cell that fitting plans for: the peak is 12 (float64 gram inverted in
@@ -208,44 +210,21 @@ class EaseRecommender:
 
     def save(self, folder: Path) -> None:
         """Write ``weights.npz`` (plain arrays) and ``config.json`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        train = self._train
-        np.savez(
-            folder / "weights.npz",
-            format_version=np.array(FORMAT_VERSION),
-            items=self._items.ids,
-            users=self._users.ids,
-            mu=np.array(self._baseline.mu),
-            item_bias=self._baseline.item_bias,
-            kept=self._kept,
-            weights=self._weights,
-            train_indptr=train.indptr,
-            train_indices=train.indices,
-            train_data=train.data,
-        )
-        (folder / "config.json").write_text(self.config.model_dump_json())
+        save_model_files(folder, self.config, {
+            "items": self._items.ids, "users": self._users.ids, "mu": np.array(self._baseline.mu),
+            "item_bias": self._baseline.item_bias, "kept": self._kept, "weights": self._weights,
+            **csr_arrays("train", self._train),
+        }, kind="ease", format_version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: Path) -> EaseRecommender:
         """Read a model written by :meth:`save` (no pickle)."""
-        import scipy.sparse as sp
-
-        folder = Path(folder)
-        config = EaseConfig.model_validate_json((folder / "config.json").read_text())
+        config, data = load_model_files(folder, EaseConfig, kind="ease", format_version=FORMAT_VERSION)
         model = cls(config)
-        with np.load(folder / "weights.npz", allow_pickle=False) as data:
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{folder}: ease model format {version} "
-                                 f"(this version reads {FORMAT_VERSION})")
-            model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
-            model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
-            model._kept, model._weights = data["kept"], data["weights"]
-            model._train = sp.csr_matrix(
-                (data["train_data"], data["train_indices"], data["train_indptr"]),
-                shape=(len(model._users), len(model._items)),
-            )
+        model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
+        model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
+        model._kept, model._weights = data["kept"], data["weights"]
+        model._train = csr_from_arrays(data, "train", (len(model._users), len(model._items)))
         model._prepare()
         return model
 

@@ -2,6 +2,8 @@
 
 prediction(user, item) = (sum of the item's ratings + damping * global mean) / (count + damping)
 
+which is ``mu + b_i`` of the shared damped baseline (:mod:`deepcart.toolkit.baseline`).
+
 It ignores who is asking, which makes it the baseline every personalised model must beat. Users and
 items never seen in training get NaN, as the recommender contract requires.
 """
@@ -17,6 +19,10 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.ratings import Ratings, lookup
+from deepcart.toolkit.baseline import Baseline
+from deepcart.toolkit.model_files import load_model_files, save_model_files
+
+FORMAT_VERSION = 1
 
 
 class NaiveConfig(pydantic.BaseModel):
@@ -42,14 +48,8 @@ class NaiveRecommender:
         return self._items
 
     def fit(self, train: Ratings, *, seed: int = 0, validation=None) -> NaiveRecommender:
-        n_items = len(train.item_ids)
-        sums = np.bincount(train.items, weights=train.values, minlength=n_items)
-        counts = np.bincount(train.items, minlength=n_items)
-        mu = float(train.values.mean()) if len(train) else 3.0
-        d = self.config.damping
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scores = (sums + d * mu) / (counts + d)
-        self._scores = scores.astype(np.float32)
+        baseline = Baseline.fit(train.csr(), self.config.damping)
+        self._scores = (baseline.mu + baseline.item_bias).astype(np.float32)
         self._items = np.asarray(train.item_ids).astype(str)
         self._users = np.asarray(train.user_ids).astype(str)
         return self
@@ -84,19 +84,16 @@ class NaiveRecommender:
         return np.tile(self._scores, (matrix.shape[0], 1))
 
     def save(self, folder: Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "weights.npz", items=self._items, users=self._users, scores=self._scores)
-        (folder / "config.json").write_text(self.config.model_dump_json())
+        """Write ``weights.npz`` (ids and item means) and ``config.json`` into ``folder``."""
+        save_model_files(folder, self.config, {"items": self._items, "users": self._users, "scores": self._scores},
+                         kind="naive", format_version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: Path) -> NaiveRecommender:
-        folder = Path(folder)
-        config = NaiveConfig.model_validate_json((folder / "config.json").read_text())
+        """Read a model written by :meth:`save` (no pickle)."""
+        config, data = load_model_files(folder, NaiveConfig, kind="naive", format_version=FORMAT_VERSION)
         model = cls(config)
-        with np.load(folder / "weights.npz", allow_pickle=False) as data:
-            model._items, model._users = data["items"], data["users"]
-            model._scores = data["scores"]
+        model._items, model._users, model._scores = data["items"], data["users"], data["scores"]
         return model
 
 

@@ -1,7 +1,7 @@
-"""Helpers shared by the contrib recommenders: id lookup, damped baselines, rating rows.
+"""The damped rating baseline and canonical rating rows, for recommenders that predict stars.
 
-Both :mod:`.ease` and :mod:`.als` predict a star rating as a damped baseline plus a learned
-deviation, so the baseline lives here once (the same formulas as deepcart's ``knn``)::
+A model that predicts a star rating as a baseline plus a learned deviation (deepcart's ``knn``, the
+contrib ``ease`` and ``als``) uses this one baseline::
 
     mu   = mean of all training ratings
     b_i  = sum_{u rated i} (r_ui - mu) / (n_i + damping)
@@ -9,7 +9,8 @@ deviation, so the baseline lives here once (the same formulas as deepcart's ``kn
     b_ui = mu + b_u + b_i
 
 ``b_u`` of a folded-in person comes from their own ratings with the same formula, which is what
-makes fold-in reproduce ``predict`` for a training user.
+makes fold-in reproduce ``predict`` for a training user. :func:`rating_rows` and
+:func:`history_row` build the training matrix and a fold-in row the same way, bit for bit.
 
 Only numpy is imported at module level; scipy comes in with the functions that build matrices.
 """
@@ -22,28 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from deepcart.ratings import IdIndex
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-
-class IdIndex:
-    """Vectorised lookup of string ids in a fixed id array (the catalogue or the training users)."""
-
-    def __init__(self, ids: np.ndarray):
-        self.ids = np.asarray(ids).astype(str)
-        self._order = np.argsort(self.ids, kind="stable")
-        self._sorted = self.ids[self._order]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def positions(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Positions of ``ids`` in the index and a mask of which were found."""
-        ids = np.asarray(ids).astype(str)
-        if not len(self.ids):
-            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self.ids) - 1)
-        return self._order[pos], self._sorted[pos] == ids
 
 
 @dataclass

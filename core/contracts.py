@@ -111,9 +111,13 @@ class Recommender(Protocol):
     * ``fit`` may accept ``validation=(inputs, checks)``: two :class:`deepcart.ratings.Ratings` over
       held-out users (their input and check ratings, same item catalogue as ``train``) for early
       stopping; models that do not use it ignore it.
+    * ``personalised`` says whether a person's own ratings move its predictions (``False`` for a
+      model that gives everyone the same scores); the dashboard and ``deepcart recommend`` read it
+      instead of checking names.
     """
 
     Config: ClassVar[type]
+    personalised: ClassVar[bool]
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -185,7 +189,7 @@ REQUIRED_MEMBERS: dict[str, tuple[str, ...]] = {
     "loader": ("Config", "can_read", "ingest"),
     "filter": ("Config", "apply"),
     "splitter": ("Config", "split"),
-    "recommender": ("Config", "fit", "predict", "fold_in", "save", "load"),
+    "recommender": ("Config", "fit", "predict", "fold_in", "save", "load", "personalised"),
     "metric": ("Config", "needs", "higher_is_better", "compute"),
     "frontend": ("Config", "command"),
 }

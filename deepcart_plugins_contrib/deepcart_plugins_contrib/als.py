@@ -81,6 +81,8 @@ class AlsRecommender:
     """Alternating least squares from the implicit library, calibrated to star ratings."""
 
     Config: ClassVar[type] = AlsConfig
+    #: A person's own ratings move the predictions (see the Recommender contract).
+    personalised: ClassVar[bool] = True
 
     def __init__(self, config: AlsConfig | None = None):
         self.config = config or AlsConfig()

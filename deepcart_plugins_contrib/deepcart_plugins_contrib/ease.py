@@ -89,6 +89,8 @@ class EaseRecommender:
     """EASE (Steck 2019): closed-form item-item regression on rating residuals, dense."""
 
     Config: ClassVar[type] = EaseConfig
+    #: A person's own ratings move the predictions (see the Recommender contract).
+    personalised: ClassVar[bool] = True
 
     def __init__(self, config: EaseConfig | None = None):
         self.config = config or EaseConfig()

@@ -135,8 +135,8 @@ class LoadedModel:
 
     @property
     def personalised(self) -> bool:
-        """Whether the person's ratings can move its predictions (``naive`` ignores them)."""
-        return self.recommender != "naive"
+        """Whether the person's ratings can move its predictions (the recommender's own flag)."""
+        return bool(type(self.scorer.model).personalised)
 
 
 class SessionScorer(CatalogueScorer):
@@ -235,8 +235,9 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
     from deepcart.pipeline.picks import load_catalogue
 
     names = registry.names("recommender")
-    suggested = next((n for n in ("knn", "autoencoder", "vae") if n in names),
-                     next((n for n in names if n != "naive"), "naive"))
+    # The first personalised recommender registered (built-ins register first), else the first one.
+    suggested = next((n for n in names if registry.get("recommender", n).obj.personalised),
+                     names[0] if names else "RECOMMENDER")
     problems: list[str] = []
     started = time.perf_counter()
     try:

@@ -411,6 +411,8 @@ class TorchRecommender:
     """
 
     Config: ClassVar[type[TorchConfig]]
+    #: A person's own ratings move the predictions (see the Recommender contract).
+    personalised: ClassVar[bool] = True
     #: Name used in the progress bar.
     label: ClassVar[str] = "model"
 

@@ -133,6 +133,8 @@ class KNNRecommender:
     """Item-based (or user-based) k-nearest-neighbour collaborative filtering on sparse matrices."""
 
     Config: ClassVar[type] = KNNConfig
+    #: A person's own ratings move the predictions (see the Recommender contract).
+    personalised: ClassVar[bool] = True
 
     def __init__(self, config: KNNConfig | None = None):
         self.config = config or KNNConfig()

@@ -36,6 +36,8 @@ class NaiveRecommender:
     """Item mean rating shrunk towards the global mean (Bayesian damping)."""
 
     Config: ClassVar[type] = NaiveConfig
+    #: Everyone gets the same scores: a person's ratings do not move them.
+    personalised: ClassVar[bool] = False
 
     def __init__(self, config: NaiveConfig | None = None):
         self.config = config or NaiveConfig()

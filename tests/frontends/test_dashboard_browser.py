@@ -60,6 +60,7 @@ class ToySVD:
     """A small personalised model (test only)."""
 
     Config = ToySVDConfig
+    personalised = True
 
     def __init__(self, config=None):
         self.config = config or ToySVDConfig()

@@ -57,6 +57,8 @@ def make_catalogue() -> Catalogue:
 class GroupModel:
     """Predicts the mean of the person's same-style ratings, nudged by the item's base (no exact ties)."""
 
+    personalised = True
+
     def __init__(self, n_known: int = 11):
         self.item_ids = np.array([f"B{i:09d}" for i in range(n_known)])
         self.calls = 0
@@ -84,6 +86,8 @@ class BatchGroupModel(GroupModel):
 
 class NaiveLike(GroupModel):
     """Ignores the person, like the ``naive`` recommender."""
+
+    personalised = False
 
     def fold_in(self, history, items=None):
         return BASE[: len(self.item_ids)].copy()

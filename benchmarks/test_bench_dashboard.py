@@ -187,7 +187,7 @@ def test_rating_to_picks_baseline_recommend(benchmark, world, request):
         return (), {}
 
     def recommend():
-        return pick(CatalogueScorer(model, catalogue), history, k=10, direction="worst", min_engagement=20)
+        return pick(catalogue, CatalogueScorer(model, catalogue).scores(history), history, k=10, direction="worst", min_engagement=20)
 
     benchmark.pedantic(recommend, setup=setup, rounds=ROUNDS // 4, iterations=1, warmup_rounds=1)
     if not request.config.getoption("benchmark_disable"):

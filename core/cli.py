@@ -77,7 +77,8 @@ class DeepcartGroup(click.Group):
 
 @click.group(cls=DeepcartGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="deepcart")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """deepcart: find the worst products you would still be tempted by (and the best ones).
 
     A plugin-based recommender toolkit for the Amazon Reviews 2023 data: build a dataset, train a
@@ -87,6 +88,9 @@ def cli() -> None:
     `deepcart plugins`. Environment: DEEPCART_DATA (data folder), DEEPCART_STRICT_PLUGINS=1 (a
     plugin that fails to load is an error), DEEPCART_LOAD_PLUGINS=a,b (load only these entry points).
     """
+    # Every command below gets this invocation's plugins (and so the registry) as ``ctx.obj``:
+    # plugins take it with ``@click.pass_obj`` instead of importing anything from this module.
+    ctx.obj = plugins_for(ctx)
 
 
 @cli.group("plugins", invoke_without_command=True)

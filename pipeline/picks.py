@@ -179,18 +179,22 @@ class CatalogueScorer:
 
 
 def pick(
-    scorer: CatalogueScorer,
+    catalogue: Catalogue,
+    scores: np.ndarray,
     history: Sequence[tuple[str, float]],
     *,
     k: int = 10,
     direction: str = "worst",
     min_engagement: int = DEFAULT_MIN_ENGAGEMENT,
 ) -> list[Pick]:
-    """The ``k`` worst (or best) unrated items with at least ``min_engagement`` ratings."""
+    """The ``k`` worst (or best) unrated items with at least ``min_engagement`` ratings.
+
+    ``scores`` are the person's scores over ``catalogue`` rows (e.g. ``CatalogueScorer.scores``);
+    ``history`` is what they rated, so it is never picked. Ranked by :mod:`deepcart.pipeline.rank`.
+    """
     from deepcart.pipeline.rank import top_k_by_score
 
-    cat = scorer.catalogue
-    scores = scorer.scores(history)
+    cat = catalogue
     blocked = cat.n_ratings < min_engagement
     rated, found = cat.index_of([h[0] for h in history])
     blocked[rated[found]] = True

@@ -198,7 +198,7 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
     if unknown:
         click.echo(f"deepcart: warning: ignored {len(unknown)} item(s) the model does not know: "
                    f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}", err=True)
-    picks = pick(scorer, history, k=k, direction=direction, min_engagement=min_engagement)
+    picks = pick(scorer.catalogue, scorer.scores(history), history, k=k, direction=direction, min_engagement=min_engagement)
     if as_json:
         click.echo(json.dumps({"direction": direction, "history": len(history), "picks": [p.to_json() for p in picks]},
                               indent=2))
@@ -288,7 +288,8 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
         if len(inputs.user_ids):
             user = str(inputs.user_ids[0])
             history = inputs.user_history(user)
-            picks = pick(CatalogueScorer(model, load_catalogue(tag_dir)), history, k=5, direction="worst",
+            scorer = CatalogueScorer(model, load_catalogue(tag_dir))
+            picks = pick(scorer.catalogue, scorer.scores(history), history, k=5, direction="worst",
                          min_engagement=min_engagement)
     if as_json:
         click.echo(json.dumps({"data_tag": data_tag, "recommenders": list(recommenders), "metrics": rows,

@@ -532,7 +532,7 @@ class DashboardSession:
         except Exception as exc:  # a plugin's bug: say so in the page, keep the session alive
             return PicksResult([], 0.0, [], self.direction, model.label,
                                error=f"Model {model.label} failed: {type(exc).__name__}: {exc}")
-        result = pick(_Fixed(self.data.catalogue, scores), history, k=self.k, direction=self.direction,
+        result = pick(self.data.catalogue, scores, history, k=self.k, direction=self.direction,
                       min_engagement=self.min_engagement)
         known = model.scorer.known([a for a, _ in history]) if history else np.array([], bool)
         unknown = [a for (a, _), k in zip(history, known) if not k]
@@ -566,16 +566,6 @@ class DashboardSession:
     def download_name(self) -> str:
         """File name for :meth:`to_jsonl`."""
         return f"deepcart-ratings-{self.data.data_tag}.jsonl"
-
-
-class _Fixed:
-    """Hands :func:`deepcart.pipeline.picks.pick` scores already computed (so filters do not re-score)."""
-
-    def __init__(self, catalogue: Catalogue, scores: np.ndarray):
-        self.catalogue, self._scores = catalogue, scores
-
-    def scores(self, history) -> np.ndarray:
-        return self._scores
 
 
 def _short(title: str, limit: int = 60) -> str:

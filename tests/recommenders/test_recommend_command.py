@@ -103,5 +103,5 @@ def test_pick_ties_at_the_cut_prefer_engagement():
         def fold_in(self, history, items=None):
             return np.full(n, 2.0, np.float32)  # every item tied
 
-    picks = pick(CatalogueScorer(Flat(), cat), [], k=3, min_engagement=0)
+    picks = pick(cat, CatalogueScorer(Flat(), cat).scores([]), [], k=3, min_engagement=0)
     assert [p.n_ratings for p in picks] == [149, 148, 147]

@@ -13,7 +13,7 @@ Plugins implement hooks with the :data:`hookimpl` marker::
     def register_metrics(register):
         register("my-metric", MyMetric)
 
-Importing this module is cheap on purpose: ``deepcart --help`` must not pay for torch, panel or duckdb.
+Importing this module is cheap on purpose: ``deepcart --help`` must not pay for torch, duckdb or a UI library.
 """
 
 if __name__.partition(".")[0] != "deepcart":  # pragma: no cover - only reached by a wrong import

@@ -7,7 +7,7 @@ component is registered. Every component is a class:
 * it has a ``Config`` class (a pydantic model; may have no fields) that validates its options, so the
   command line (``-o key=value``), the dashboard's forms and Python callers share one validation path;
 * it is instantiated as ``Component(config)`` by :meth:`deepcart.registry.Registry.create`;
-* its first docstring line is its one-line summary in ``deepcart plugins``.
+* its first docstring line is its one-line summary in plugin listings.
 
 Heavy libraries are imported inside methods, never at module level (see :mod:`deepcart.hookspecs`).
 The reusable tests in :mod:`deepcart.toolkit.testing` check the behaviour these docstrings promise.
@@ -112,7 +112,7 @@ class Recommender(Protocol):
       held-out users (their input and check ratings, same item catalogue as ``train``) for early
       stopping; models that do not use it ignore it.
     * ``personalised`` says whether a person's own ratings move its predictions (``False`` for a
-      model that gives everyone the same scores); the dashboard and ``deepcart recommend`` read it
+      model that gives everyone the same scores); frontends and commands read it
       instead of checking names.
     """
 
@@ -174,7 +174,7 @@ class Frontend(Protocol):
     """An interactive interface, served by ``deepcart serve NAME``.
 
     ``command(name)`` returns the click command that serves it (options such as ``--port`` are the
-    frontend's own). Importing the UI library (panel, ...) belongs in the command's callback.
+    frontend's own). Importing the UI library belongs in the command's callback.
     """
 
     Config: ClassVar[type]

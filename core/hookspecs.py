@@ -20,10 +20,11 @@ may register any number of components, and the kernel knows which plugin registe
 kernel calls each plugin's implementation separately (built-ins first, then entry points in load
 order), so results never need combining: every registered component lands in one registry keyed by
 ``(kind, name)``. Registering a name that another plugin already registered for the same kind is an
-error naming both plugins.
+error naming both plugins. Every implementation is called once, in plugin load order; return values
+are ignored.
 
 Implementations must be cheap: they run on every ``deepcart`` invocation, ``--help`` included.
-Register the class (or a factory), and import heavy libraries (torch, duckdb, panel) inside its
+Register the class (or a factory), and import heavy libraries (torch, duckdb, UI libraries) inside its
 methods, never at module top level.
 """
 
@@ -50,79 +51,59 @@ class Register(Protocol):
 
 @hookspec
 def register_loaders(register: Register) -> None:
-    """Register data loaders: readers that turn source files into deepcart's raw tables.
+    """Register data loaders (:class:`deepcart.contracts.Loader`): source files -> raw tables.
 
-    :param register: call ``register(name, loader)`` once per loader, where ``loader`` satisfies
-        :class:`deepcart.contracts.Loader` (a class or an instance exposing ``load``).
+    :param register: ``register(name, loader)`` once per loader. A build names its loader or takes
+        the first whose ``can_read`` accepts the first review file.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order. ``deepcart build --loader
-    NAME`` picks one by name.
     """
 
 
 @hookspec
 def register_filters(register: Register) -> None:
-    """Register dataset filters: steps of the filter chain that run between ingest and split.
+    """Register dataset filters (:class:`deepcart.contracts.Filter`): steps between ingest and split.
 
-    :param register: call ``register(name, filter)`` once per filter, where ``filter`` satisfies
-        :class:`deepcart.contracts.Filter`.
+    :param register: ``register(name, filter)`` once per filter. The chain runs in the user's order.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order. The chain's order is the
-    user's, not the registration order.
     """
 
 
 @hookspec
 def register_splitters(register: Register) -> None:
-    """Register splitters: strategies that divide a dataset into train / validation / test.
+    """Register splitters (:class:`deepcart.contracts.Splitter`): train / validation / test.
 
-    :param register: call ``register(name, splitter)`` once per splitter, where ``splitter``
-        satisfies :class:`deepcart.contracts.Splitter`.
+    :param register: ``register(name, splitter)`` once per splitter.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order.
     """
 
 
 @hookspec
 def register_recommenders(register: Register) -> None:
-    """Register recommenders: models that predict how a person would rate each product.
+    """Register recommenders (:class:`deepcart.contracts.Recommender`): rating predictors.
 
-    :param register: call ``register(name, recommender_class)`` once per recommender, where the
-        class satisfies :class:`deepcart.contracts.Recommender` (a ``Config`` model, ``fit``,
-        ``predict``, ``fold_in``, ``save`` / ``load``).
+    :param register: ``register(name, recommender_class)`` once per recommender; commands and
+        frontends choose among the registered names.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order. ``--recommender NAME`` on
-    the command line and the dashboard's model picker choose among the registered names.
     """
 
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register evaluation metrics.
+    """Register evaluation metrics (:class:`deepcart.contracts.Metric`).
 
-    :param register: call ``register(name, metric)`` once per metric, where ``metric`` satisfies
-        :class:`deepcart.contracts.Metric`. Ranking metrics that take a cut-off are registered
-        under their bare name (``map``); users ask for ``map@10``.
+    :param register: ``register(name, metric)`` once per metric. Ranking metrics that take a
+        cut-off are registered under their bare name (``NAME``); users ask for ``NAME@10``.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order.
     """
 
 
 @hookspec
 def register_frontends(register: Register) -> None:
-    """Register frontends: interactive user interfaces served by ``deepcart serve NAME``.
+    """Register frontends (:class:`deepcart.contracts.Frontend`), served by ``deepcart serve NAME``.
 
-    :param register: call ``register(name, frontend)`` once per frontend, where ``frontend``
-        satisfies :class:`deepcart.contracts.Frontend` (it builds the click command that serves it).
+    :param register: ``register(name, frontend)`` once per frontend; each becomes a sub-command of
+        the kernel's ``serve`` group.
     :return: nothing; the return value is ignored.
-
-    Every plugin's implementation is called once, in plugin load order. The kernel owns the
-    ``serve`` command group; each frontend becomes a sub-command of it.
     """
 
 
@@ -130,12 +111,13 @@ def register_frontends(register: Register) -> None:
 def register_commands(cli: click.Group) -> None:
     """Add top-level commands to the ``deepcart`` command line.
 
-    :param cli: the root :class:`click.Group`; call ``cli.add_command(command)`` or decorate with
-        ``@cli.command()``.
+    :param cli: a :class:`click.Group` standing in for the root; call ``cli.add_command(command)``
+        or decorate with ``@cli.command()``.
     :return: nothing; the return value is ignored.
 
-    Every plugin's implementation is called once, in plugin load order, when the command line is
-    built. A command whose name is already taken is refused with an error that names both plugins
-    (click itself would silently replace the first one). Import heavy libraries inside the command's
+    Runs when the command line is built. A command whose name is already taken is refused with an
+    error that names both plugins (click itself would silently replace the first one). Commands
+    get this invocation's :class:`deepcart.plugin_manager.Plugins` (and so the registry) as
+    ``ctx.obj``, e.g. with ``@click.pass_obj``. Import heavy libraries inside the command's
     callback, not at module import time: this hook runs for ``deepcart --help`` too.
     """

@@ -1,7 +1,7 @@
 """The data that metrics consume and return (see :class:`deepcart.contracts.Metric`).
 
 Two shapes cover every metric: :class:`RatingPairs` for accuracy and correlation metrics (RMSE,
-Pearson) and :class:`Rankings` for top-K metrics (MAP, NDCG, recall). Both are column arrays over all
+Pearson) and :class:`Rankings` for top-K metrics (precision-like and rank-discounted ones). Both are column arrays over all
 evaluated users so that metrics vectorise with numpy instead of looping per user.
 """
 
@@ -35,7 +35,7 @@ class Rankings:
     :ivar ranked: ``(n_users, K)`` item indices, best first in the direction evaluated; ``-1`` pads
         lists shorter than K (fewer candidates than K).
     :ivar relevant: CSR boolean ``(n_users, n_items)`` matrix of relevant check items.
-    :ivar n_items: size of the catalogue (for coverage).
+    :ivar n_items: size of the catalogue (for catalogue-wide measures).
     """
 
     ranked: np.ndarray

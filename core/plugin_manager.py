@@ -21,7 +21,6 @@ from typing import Any
 import pluggy
 
 from deepcart import PROJECT_NAME, __version__, hookspecs
-from deepcart.contracts import KINDS
 from deepcart.errors import DeepcartError, PluginLoadError
 from deepcart.registry import PluginSource, Registry
 
@@ -43,8 +42,7 @@ COMPONENT_HOOKS: dict[str, str] = {
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.loaders.amazon2023",
     "deepcart.plugins.loaders.amazon_csv",
-    "deepcart.plugins.filters.min_interactions",
-    "deepcart.plugins.filters.min_ratings",
+    "deepcart.plugins.filters.min_count",
     "deepcart.plugins.filters.orphans",
     "deepcart.plugins.filters.subsample",
     "deepcart.plugins.filters.kcore",
@@ -60,6 +58,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.commands.dataset_commands",
     "deepcart.plugins.commands.evaluate_command",
     "deepcart.plugins.commands.model_commands",
+    "deepcart.plugins.commands.plugin_admin",
     "deepcart.plugins.frontends.panel_frontend",
 )
 
@@ -93,13 +92,6 @@ class Plugins:
     registry: Registry
     loaded: list[LoadedPlugin]
     failed: list[FailedPlugin]
-
-    def source_of(self, plugin: Any) -> PluginSource:
-        """The :class:`PluginSource` of a registered plugin object."""
-        for entry in self.loaded:
-            if entry.plugin is plugin:
-                return entry.source
-        raise KeyError(plugin)
 
 
 def strict_from_env() -> bool:
@@ -257,19 +249,3 @@ def collect_commands(
         if added:
             entry.components["command"] = list(added)
     return commands
-
-
-def kinds_table(plugins: Plugins) -> dict[str, list[dict[str, str]]]:
-    """Every kind with its components (name, plugin, distribution, summary), for listings."""
-    return {
-        kind: [
-            {
-                "name": c.name,
-                "plugin": c.source.name,
-                "distribution": c.source.distribution,
-                "summary": c.summary,
-            }
-            for c in plugins.registry.components(kind)
-        ]
-        for kind in KINDS
-    }

@@ -1,7 +1,7 @@
 """The in-memory ratings matrix that recommenders train on.
 
-A :class:`Ratings` holds one rating per (user, item) pair in coordinate form, with the arrays that map
-row and column indices back to ``user_id`` and ``parent_asin``. It converts to a scipy CSR matrix
+A :class:`Ratings` holds one rating per (user, item) pair in coordinate form, with the arrays that turn
+row and column indices back into ``user_id`` and ``parent_asin``. It converts to a scipy CSR matrix
 (users x items) without ever densifying: the Electronics 5-core would be 2.36 TB dense.
 """
 

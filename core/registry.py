@@ -1,7 +1,7 @@
 """The component registry: which plugin provides which loader, filter, recommender, ...
 
 The plugin manager fills one :class:`Registry` per run; commands look components up by kind and
-name. Names are what people type (``--recommender knn``), so they are validated and every lookup
+name. Names are what people type (``--recommender NAME``), so they are validated and every lookup
 failure lists the names that do exist.
 """
 
@@ -16,7 +16,7 @@ from deepcart.contracts import KINDS, REQUIRED_MEMBERS
 from deepcart.errors import ContractError, DuplicateComponentError, UnknownComponentError
 
 #: Component names: lower case, digits, ``.``, ``_`` and ``-``; no ``@`` (it separates a metric's
-#: cut-off, as in ``map@10``) and nothing that could climb out of a folder when used in a path.
+#: cut-off, as in ``NAME@10``) and nothing that could climb out of a folder when used in a path.
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deepcart import __version__
-from deepcart.pipeline.tags import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, tag_path
+from deepcart.pipeline.tags import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, atomic_folder, tag_path
 from deepcart.errors import BadInputError, DeepcartError
 from deepcart.reports import FilterReport, IngestReport
 
@@ -138,91 +137,89 @@ def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bo
     loader = pick_loader(registry, spec.loader, reviews[0])
     filters = [(name, registry.create("filter", name, options)) for name, options in spec.filters]
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".build-{spec.tag}-", dir=target.parent))
     started = time.perf_counter()
     timings: dict[str, float] = {}
     try:
-        con = connect(work, memory_limit=spec.memory_limit, threads=spec.threads)
-        con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
-        tick = time.perf_counter()
-        report: IngestReport = loader.ingest(con, reviews, items, on_bad_records=spec.on_bad_records)
-        timings["ingest"] = time.perf_counter() - tick
-        ingested = table_counts(con)
-        echo(f"Read {report.lines_read:,} review lines: {ingested['ratings']:,} ratings by "
-             f"{ingested['users']:,} users of {ingested['items']:,} items.")
-        if report.rejected:
-            echo(f"Skipped {len(report.rejected):,} bad lines (see {REJECTS}).")
-        for note in report.notes:
-            echo(note)
+        with atomic_folder(target, prefix=f".build-{spec.tag}-") as work:
+            con = connect(work, memory_limit=spec.memory_limit, threads=spec.threads)
+            con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
+            tick = time.perf_counter()
+            report: IngestReport = loader.ingest(con, reviews, items, on_bad_records=spec.on_bad_records)
+            timings["ingest"] = time.perf_counter() - tick
+            ingested = table_counts(con)
+            echo(f"Read {report.lines_read:,} review lines: {ingested['ratings']:,} ratings by "
+                 f"{ingested['users']:,} users of {ingested['items']:,} items.")
+            if report.rejected:
+                echo(f"Skipped {len(report.rejected):,} bad lines (see {REJECTS}).")
+            for note in report.notes:
+                echo(note)
 
-        steps: list[FilterReport] = []
-        tick = time.perf_counter()
-        for _, step in filters:
-            result = step.apply(con, seed=spec.seed)
-            steps.append(result)
-            echo(result.message)
-        timings["filters"] = time.perf_counter() - tick
-        counts = table_counts(con)
-        if counts["ratings"] == 0:
-            raise DeepcartError("the filters left no ratings: loosen --min-interactions / --min-ratings / --k-core")
+            steps: list[FilterReport] = []
+            tick = time.perf_counter()
+            for _, step in filters:
+                result = step.apply(con, seed=spec.seed)
+                steps.append(result)
+                echo(result.message)
+            timings["filters"] = time.perf_counter() - tick
+            counts = table_counts(con)
+            if counts["ratings"] == 0:
+                names = ", ".join(name for name, _ in filters)
+                raise DeepcartError(f"the filters ({names}) left no ratings: loosen their thresholds")
 
-        tick = time.perf_counter()
-        _write_tables(con, work)
-        con.close()
-        timings["write"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            _write_tables(con, work)
+            con.close()
+            timings["write"] = time.perf_counter() - tick
 
-        tick = time.perf_counter()
-        from deepcart.schemas.validate import validate_table
+            tick = time.perf_counter()
+            from deepcart.schemas.validate import validate_table
 
-        limits = {"memory_limit": spec.memory_limit, "threads": spec.threads}
-        validate_table("interactions", work / INTERACTIONS, seed=spec.seed, **limits)
-        validate_table("items", work / ITEMS, seed=spec.seed, **limits)
-        timings["validate"] = time.perf_counter() - tick
+            limits = {"memory_limit": spec.memory_limit, "threads": spec.threads}
+            validate_table("interactions", work / INTERACTIONS, seed=spec.seed, **limits)
+            validate_table("items", work / ITEMS, seed=spec.seed, **limits)
+            timings["validate"] = time.perf_counter() - tick
 
-        if report.rejected:
-            with open(work / REJECTS, "w") as fh:
-                for rejected in report.rejected:
-                    fh.write(json.dumps(rejected.to_json()) + "\n")
+            if report.rejected:
+                with open(work / REJECTS, "w") as fh:
+                    for rejected in report.rejected:
+                        fh.write(json.dumps(rejected.to_json()) + "\n")
 
-        tick = time.perf_counter()
-        manifest = {
-            "tag": spec.tag,
-            "schema_version": SCHEMA_VERSION,
-            "deepcart_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "seed": spec.seed,
-            "loader": {"name": _name_of(registry, "loader", loader), "on_bad_records": spec.on_bad_records},
-            "sources": {
-                "reviews": [file_fingerprint(p, progress) for p in reviews],
-                "items": [file_fingerprint(p, progress) for p in items],
-                **spec.source_note,
-            },
-            "ingest": {
-                "lines_read": report.lines_read,
-                "rejected": len(report.rejected),
-                "duplicates_dropped": report.duplicates_dropped,
-                "reviews_without_meta": report.reviews_without_meta,
-                "items_read": report.items_read,
-                "notes": report.notes,
-                **{f"after_ingest_{k}": v for k, v in ingested.items()},
-            },
-            "filters": [s.to_json() for s in steps],
-            "counts": counts,
-            "files": {name: (work / name).stat().st_size for name in (INTERACTIONS, ITEMS)},
-        }
-        timings["hash"] = time.perf_counter() - tick
-        manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        for leftover in ("build.duckdb", "build.duckdb.wal", "spill"):
-            path = work / leftover
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-        _publish(work, target)
+            tick = time.perf_counter()
+            manifest = {
+                "tag": spec.tag,
+                "schema_version": SCHEMA_VERSION,
+                "deepcart_version": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "seed": spec.seed,
+                "loader": {"name": _name_of(registry, "loader", loader), "on_bad_records": spec.on_bad_records},
+                "sources": {
+                    "reviews": [file_fingerprint(p, progress) for p in reviews],
+                    "items": [file_fingerprint(p, progress) for p in items],
+                    **spec.source_note,
+                },
+                "ingest": {
+                    "lines_read": report.lines_read,
+                    "rejected": len(report.rejected),
+                    "duplicates_dropped": report.duplicates_dropped,
+                    "reviews_without_meta": report.reviews_without_meta,
+                    "items_read": report.items_read,
+                    "notes": report.notes,
+                    **{f"after_ingest_{k}": v for k, v in ingested.items()},
+                },
+                "filters": [s.to_json() for s in steps],
+                "counts": counts,
+                "files": {name: (work / name).stat().st_size for name in (INTERACTIONS, ITEMS)},
+            }
+            timings["hash"] = time.perf_counter() - tick
+            manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+            (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            for leftover in ("build.duckdb", "build.duckdb.wal", "spill"):
+                path = work / leftover
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
     except BaseException as exc:
-        shutil.rmtree(work, ignore_errors=True)
         if type(exc).__name__ == "OutOfMemoryException":  # duckdb's; not imported at top level
             step = next((s for s in STEPS if s not in timings), "the build")
             raise DeepcartError(
@@ -265,14 +262,3 @@ def _write_tables(con, folder: Path) -> None:
         ) TO '{folder / ITEMS}' (FORMAT parquet, COMPRESSION zstd)
         """
     )
-
-
-def _publish(work: Path, target: Path) -> None:
-    """Move the finished folder into place; an old tag is only removed once the new one is there."""
-    if target.exists():
-        old = target.with_name(f".old-{target.name}-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(work, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(work, target)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ import numpy as np
 
 from deepcart import __version__
 from deepcart.errors import DeepcartError
+from deepcart.pipeline.tags import atomic_folder
 
 MODEL_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -45,9 +43,7 @@ def save_model(model, folder: Path, *, recommender: str, data_tag: str | None, t
     folder = Path(folder)
     if folder.exists() and not force:
         raise ModelFileError(f"{folder} already exists; use --force to replace it")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_folder(folder, prefix=f".{folder.name}-") as work:
         model.save(work / WEIGHTS)
         np.save(work / ITEMS, np.asarray(model.item_ids).astype(str), allow_pickle=False)
         config = model.config.model_dump(mode="json") if hasattr(model, "config") else {}
@@ -63,16 +59,6 @@ def save_model(model, folder: Path, *, recommender: str, data_tag: str | None, t
             **(extra or {}),
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if folder.exists():
-            old = folder.with_name(f".old-{folder.name}-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(work, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return folder
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepcart.pipeline.tags import INTERACTIONS, MANIFEST
+from deepcart.pipeline.tags import INTERACTIONS, MANIFEST, atomic_folder
 from deepcart.errors import DeepcartError
 
 PARTS = ("train", "val_input", "val_check", "test_input", "test_check")
@@ -68,14 +65,18 @@ def summary_lines(manifest: Mapping[str, Any]) -> list[str]:
 def split_dataset(
     tag_dir: Path,
     registry,
-    splitter: str = "user-holdout",
+    splitter: str,
     options: Mapping[str, Any] | None = None,
     *,
     seed: int = 0,
     force: bool = False,
     echo: Callable[[str], None] = print,
 ) -> Split:
-    """Split the tag in ``tag_dir`` (or reuse the existing identical split)."""
+    """Split the tag in ``tag_dir`` with the registered ``splitter`` (or reuse the identical split).
+
+    The commands choose the splitter (``deepcart train``/``run`` use their default); the engine
+    names none itself.
+    """
     import duckdb
 
     from deepcart.config import config_to_dict
@@ -92,9 +93,8 @@ def split_dataset(
     if not source.is_file():
         raise DeepcartError(f"{tag_dir} is not a dataset tag (no {INTERACTIONS}); build one with `deepcart build`")
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    # --force over an existing split replaces it only once the new one is complete.
+    with atomic_folder(folder, prefix=f".{folder.name}-") as work:
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
         con.execute(
@@ -137,12 +137,6 @@ def split_dataset(
             "tag_manifest_sha256": hashlib.sha256(tag_manifest).hexdigest(),
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(work, folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     for line in summary_lines(manifest):
         echo(line)
     return Split(folder, manifest)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +72,35 @@ def existing_tag_path(tag: str, data_dir: Path | None = None) -> Path:
     """The folder of an existing tag; a clear error listing the known tags otherwise."""
     read_manifest(tag, data_dir)
     return tag_path(tag, data_dir)
+
+
+@contextmanager
+def atomic_folder(target: Path, *, prefix: str) -> Iterator[Path]:
+    """Write a folder that appears at ``target`` complete or not at all.
+
+    Yields a fresh work folder beside ``target`` (same file system, so the final rename is atomic).
+    When the block finishes, the work folder is renamed to ``target``; an existing ``target`` is
+    moved aside first and removed only once the new one is in place. When the block raises
+    (including Ctrl-C), the work folder is removed and ``target`` is untouched. Dataset tags,
+    splits and model folders are all published this way.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    try:
+        yield work
+        publish_folder(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def publish_folder(work: Path, target: Path) -> None:
+    """Rename the finished ``work`` folder to ``target``; an old ``target`` goes only once the new is there."""
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(work, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, target)

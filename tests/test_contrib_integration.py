@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from deepcart import cli as cli_module
+from deepcart.plugins.commands import plugin_admin
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRIB = REPO / "deepcart_plugins_contrib"
@@ -255,7 +256,7 @@ def test_a_contrib_module_that_fails_to_import_disables_only_itself(tmp_path):
 
 def test_install_passes_its_options_to_pip_of_this_environment(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli_module, "_pip", lambda *args: calls.append(args) or 0)
+    monkeypatch.setattr(plugin_admin, "_pip", lambda *args: calls.append(args) or 0)
     result = CliRunner().invoke(cli_module.cli, ["plugins", "install", "-U", "-e", "./a", "b", "--",
                                                  "--no-build-isolation"])
     assert result.exit_code == 0, result.output
@@ -266,7 +267,7 @@ def test_install_passes_its_options_to_pip_of_this_environment(monkeypatch):
 
 def test_uninstall_refuses_deepcart_itself(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli_module, "_pip", lambda *args: calls.append(args) or 0)
+    monkeypatch.setattr(plugin_admin, "_pip", lambda *args: calls.append(args) or 0)
     for name in ("deepcart", "DeepCart", "deepcart==0.1.0"):
         result = CliRunner().invoke(cli_module.cli, ["plugins", "uninstall", "x-plugin", name, "-y"])
         assert result.exit_code == 2 and "refusing to uninstall" in result.output, name
@@ -282,7 +283,7 @@ def test_pip_runs_with_this_interpreter(monkeypatch):
         returncode = 3
 
     monkeypatch.setattr(subprocess, "run", lambda argv, **kw: seen.append(argv) or Done())
-    assert cli_module._pip("uninstall", "x") == 3
+    assert plugin_admin._pip("uninstall", "x") == 3
     assert seen == [[sys.executable, "-m", "pip", "uninstall", "x"]]
 
 

@@ -31,16 +31,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pydantic
 
 from deepcart import hookimpl
 from deepcart.errors import BadInputError
 from deepcart.reports import IngestReport
-
-if TYPE_CHECKING:
-    import duckdb
+from deepcart.toolkit.loader_base import RatingFileLoader
 
 Era = Literal["2014", "2018"]
 
@@ -58,17 +56,6 @@ _USER_NAMES = {"user", "userid", "reviewerid", "reviewer", "customerid"}
 _ITEM_NAMES = {"item", "itemid", "asin", "productid", "product"}
 _STAGE = "_deepcart_legacy_stage"
 
-# The tables of the 2023 loaders (a test checks that the schemas stay equal to amazon2023-csv's).
-INTERACTIONS_DDL = """CREATE OR REPLACE TABLE interactions (
-    user_id VARCHAR NOT NULL, parent_asin VARCHAR NOT NULL,
-    rating DOUBLE NOT NULL, timestamp TIMESTAMP NOT NULL)"""
-REVIEWS_DDL = """CREATE OR REPLACE TABLE reviews (
-    user_id VARCHAR NOT NULL, parent_asin VARCHAR NOT NULL, title VARCHAR, text VARCHAR,
-    helpful_vote INTEGER, verified_purchase BOOLEAN)"""
-ITEMS_DDL = """CREATE OR REPLACE TABLE items (
-    parent_asin VARCHAR NOT NULL PRIMARY KEY, title VARCHAR, main_category VARCHAR, store VARCHAR,
-    price DOUBLE, average_rating DOUBLE, rating_number INTEGER, categories VARCHAR[],
-    features VARCHAR[], details VARCHAR)"""
 #: Rows looked at to detect the era.
 SAMPLE_ROWS = 200
 #: Share of the sampled rows that must be valid ratings (the rest are bad lines, handled by
@@ -97,73 +84,26 @@ class Detection:
     empty: bool = False
 
 
-class AmazonLegacyLoader:
+class AmazonLegacyLoader(RatingFileLoader):
     """Amazon 2014 (user,item,rating,ts) and 2018 (item,user,rating,ts) rating CSVs, ts in seconds."""
 
     Config: ClassVar[type] = LegacyConfig
+    suffixes: ClassVar[tuple[str, ...]] = (".csv",)
+    stage_table: ClassVar[str] = _STAGE
+    no_meta: ClassVar[str] = "the legacy rating files have no item meta"
 
-    def __init__(self, config: LegacyConfig | None = None):
-        self.config = config or LegacyConfig()
+    def recognises(self, path: Path) -> bool:
+        """The first rows are legacy ratings of a recognisable era."""
+        return detect(path).era is not None
 
-    def can_read(self, path: Path) -> bool:
-        """A ``.csv`` (or ``.csv.gz``) whose first rows are legacy ratings of a recognisable era."""
-        path = Path(path)
-        name = path.name.lower()
-        if not (name.endswith(".csv") or name.endswith(".csv.gz")) or not path.is_file():
-            return False
-        try:
-            return detect(path).era is not None
-        except (OSError, UnicodeDecodeError):
-            return False
-
-    def ingest(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        reviews: Sequence[Path],
-        items: Sequence[Path],
-        *,
-        on_bad_records: Literal["fail", "skip"],
-    ) -> IngestReport:
-        """Create ``interactions``, ``reviews`` (NULL text) and an empty ``items``."""
-        from deepcart.toolkit import line_staging
-
-        report = IngestReport()
-        if items:
-            report.notes.append(
-                f"the legacy rating files have no item meta: {len(items)} item file(s) ignored"
-            )
-        stager = line_staging.LineStager(con, on_bad_records, report)
-        try:
-            stager.create(_spec("2014", None))
-            for file_no, path in enumerate(map(Path, reviews)):
-                era, header = self._era_of(path)
-                report.lines_read += stager.stage(_spec(era, header), file_no, path)
-                skipped = f"; its header (line {header}) was skipped" if header else ""
-                report.notes.append(
-                    f"Detected the {era} era ({COLUMNS[era]}) in {path.name}{skipped}"
-                )
-            good = con.execute(f"SELECT count(*) FROM {_STAGE} WHERE problem IS NULL").fetchone()[0]
-            con.execute(INTERACTIONS_DDL)
-            con.execute(f"""
-                INSERT INTO interactions
-                SELECT user_id, parent_asin, rating, timestamp FROM {_STAGE} WHERE problem IS NULL
-                QUALIFY row_number() OVER (PARTITION BY user_id, parent_asin
-                                           ORDER BY timestamp, file_no, line_no) = 1""")
-            con.execute(f"DROP TABLE {_STAGE}")
-            con.execute(REVIEWS_DDL)
-            con.execute("INSERT INTO reviews (user_id, parent_asin) "
-                        "SELECT user_id, parent_asin FROM interactions")
-            con.execute(ITEMS_DDL)
-            kept = con.execute("SELECT count(*) FROM interactions").fetchone()[0]
-            report.duplicates_dropped = int(good - kept)
-        finally:
-            stager.close(_STAGE)
-        if report.duplicates_dropped:
-            report.notes.append(
-                f"{report.duplicates_dropped:,} repeated (user, item) rows dropped "
-                "(the earliest one of each kept)"
-            )
-        return report
+    def stage_files(self, stager, reviews: Sequence[Path], report: IngestReport) -> None:
+        """Stage each file with the spec of its detected (or forced) era, noting the era."""
+        stager.create(_spec("2014", None))
+        for file_no, path in enumerate(reviews):
+            era, header = self._era_of(path)
+            report.lines_read += stager.stage(_spec(era, header), file_no, path)
+            skipped = f"; its header (line {header}) was skipped" if header else ""
+            report.notes.append(f"Detected the {era} era ({COLUMNS[era]}) in {path.name}{skipped}")
 
     def _era_of(self, path: Path) -> tuple[Era, int | None]:
         """The era to read ``path`` with, and its header line; a clear error when undecidable."""

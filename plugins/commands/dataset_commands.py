@@ -81,7 +81,8 @@ def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orpha
 @click.option("--memory-limit", default="4GB", show_default=True, help="DuckDB memory limit.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or step messages.")
-def build_command(reviews, items, loader, min_interactions, min_ratings, drop_orphans, sample_n, k_core,
+@click.pass_obj
+def build_command(plugins, reviews, items, loader, min_interactions, min_ratings, drop_orphans, sample_n, k_core,
                   filter_order, extra_filters, seed, tag, data_dir, force, on_bad_records, memory_limit,
                   threads, quiet) -> None:
     """Build a named dataset tag: ingest, filter, validate, write Parquet.
@@ -93,7 +94,6 @@ def build_command(reviews, items, loader, min_interactions, min_ratings, drop_or
     Example: deepcart build --reviews-file Electronics.jsonl.gz --items-file meta_Electronics.jsonl.gz
     --k-core 5 --tag electronics-5core
     """
-    from deepcart.cli import registry_for
     from deepcart.pipeline.build import BuildSpec, build_dataset
     from deepcart.pipeline.default_dataset import (
         DEFAULT_EMBEDDED_FILTERS, DEFAULT_SYNTH_SEED, embedded_note, ensure_default_sources,
@@ -122,7 +122,7 @@ def build_command(reviews, items, loader, min_interactions, min_ratings, drop_or
                      data_dir=data_dir, force=force, on_bad_records=on_bad_records,
                      memory_limit=memory_limit, threads=threads, source_note=note)
     echo = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    build_dataset(spec, registry_for(), echo=echo, progress=progress)
+    build_dataset(spec, plugins.registry, echo=echo, progress=progress)
 
 
 @click.command("synth")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from deepcart import hookimpl
+from deepcart.plugins.commands import DEFAULT_SPLITTER
 from deepcart.pipeline.evaluate import DEFAULT_METRICS
 
 @click.command("evaluate")
@@ -27,7 +28,7 @@ from deepcart.pipeline.evaluate import DEFAULT_METRICS
 @click.option("--direction", type=click.Choice(["best", "worst", "both"]), default="both", show_default=True,
               help="best: relevant = check rating >= 4, ranked high to low; worst: rating <= 2, low to high.")
 @click.option("--split", "part", type=click.Choice(["val", "test"]), default="test", show_default=True)
-@click.option("--splitter", default="user-holdout", show_default=True, help="Splitter that makes the split.")
+@click.option("--splitter", default=DEFAULT_SPLITTER, show_default=True, help="Splitter that makes the split.")
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (and of training).")
 @click.option("--min-engagement", type=click.IntRange(min=0), default=0, show_default=True,
@@ -40,7 +41,8 @@ from deepcart.pipeline.evaluate import DEFAULT_METRICS
 @click.option("--per-user", type=click.Path(dir_okay=False, path_type=Path),
               help="Write per-user metric values (user_id, metric, direction, value) as Parquet.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metrics, default_k, direction, part,
+@click.pass_obj
+def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, options, metrics, default_k, direction, part,
                      splitter, split_option, seed, min_engagement, as_json, save_rankings, save_predictions,
                      per_user, quiet) -> None:
     """Evaluate a recommender on the validation or test users of a dataset tag.
@@ -53,7 +55,6 @@ def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metric
     import numpy as np
     from tqdm import tqdm
 
-    from deepcart.cli import registry_for
     from deepcart.config import parse_options
     from deepcart.pipeline.evaluate import (
         default_metrics, evaluate, load_part, parse_metric, per_user_columns, render_table, train_item_counts,
@@ -68,7 +69,7 @@ def evaluate_command(data_tag, data_dir, model_dir, recommender, options, metric
         raise click.UsageError("give exactly one of --model DIR or --recommender NAME")
     if options and not recommender:
         raise click.UsageError("-o/--option configures --recommender; a saved model keeps its options")
-    registry = registry_for()
+    registry = plugins.registry
     tag_dir = existing_tag_path(data_tag, data_dir)
     echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     specs = [parse_metric(m, default_k, registry) for m in (metrics or default_metrics(registry))]

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from deepcart import hookimpl
+from deepcart.plugins.commands import DEFAULT_SPLITTER
 from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT
 
 DATA_DIR_OPTION = click.option(
@@ -79,25 +80,25 @@ def _options(registry, recommender: str, pairs, epochs: int | None) -> dict[str,
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of training.")
 @click.option("--force", is_flag=True, help="Replace an existing model folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def train_command(data_tag, data_dir, recommender, options, epochs, out, seed, force, quiet) -> None:
+@click.pass_obj
+def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out, seed, force, quiet) -> None:
     """Train a recommender on a dataset tag and save it as a model folder.
 
     The tag is split by user (user-holdout, seeded); the model trains on the train users, early-stops
     on the validation users where it supports that, and its validation metrics go into the model's
     manifest.json with its config, the dataset tag and the hash of the tag's manifest.
     """
-    from deepcart.cli import registry_for
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.tags import existing_tag_path
     from deepcart.pipeline.splits import split_dataset
 
     if out.exists() and not force:
         raise click.ClickException(f"{out} already exists; use --force to replace it")
-    registry = registry_for()
+    registry = plugins.registry
     echo = _echo(quiet)
     tag_dir = existing_tag_path(data_tag, data_dir)
     opts = _options(registry, recommender, options, epochs)
-    split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
+    split = split_dataset(tag_dir, registry, DEFAULT_SPLITTER, seed=seed, echo=echo)
     model, train = fit_recommender(registry, recommender, opts, split, seed=seed, echo=echo)
     metrics = ["rmse", "ndcg@10"] if "ndcg" in registry.names("metric") else ["rmse"]
     report = evaluate_model(model, split, "val", metrics, registry, quiet=quiet)
@@ -159,7 +160,8 @@ def parse_rate(values) -> list[tuple[str, float]]:
 @click.option("--min-engagement", type=click.IntRange(min=0), default=DEFAULT_MIN_ENGAGEMENT, show_default=True,
               help="Only items with at least this many ratings in the dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_file, direction, k,
+@click.pass_obj
+def recommend_command(plugins, model_dir, data_tag, data_dir, user_id, rates, ratings_file, direction, k,
                       min_engagement, as_json) -> None:
     """Pick the worst (or best) products for a person, without retraining.
 
@@ -168,7 +170,6 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
     """
     import pyarrow.parquet as pq
 
-    from deepcart.cli import registry_for
     from deepcart.pipeline.tags import INTERACTIONS, tag_path
     from deepcart.pipeline.model_store import load_model, read_model_manifest, tag_manifest_sha256
     from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
@@ -182,7 +183,7 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
     if not data_tag:
         raise click.UsageError("the model does not name its dataset: pass --data-tag")
     tag_dir = existing_tag_path(data_tag, data_dir)
-    model, _ = load_model(model_dir, registry_for(), tag_sha256=tag_manifest_sha256(tag_dir))
+    model, _ = load_model(model_dir, plugins.registry, tag_sha256=tag_manifest_sha256(tag_dir))
     if user_id:
         table = pq.read_table(tag_path(data_tag, data_dir) / INTERACTIONS, columns=["user_id", "parent_asin", "rating"],
                               filters=[("user_id", "=", user_id)])
@@ -224,7 +225,8 @@ def recommend_command(model_dir, data_tag, data_dir, user_id, rates, ratings_fil
               help="Where to save the trained models (default: <data dir>/models).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, default_k, seed, min_engagement,
+@click.pass_obj
+def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epochs, default_k, seed, min_engagement,
                 models_dir, as_json, quiet) -> None:
     """The main job: build -> split -> train -> evaluate, then worst picks for a test user.
 
@@ -233,7 +235,6 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     trained model is saved under <data dir>/models/<tag>/ (a new folder per run).
     """
 
-    from deepcart.cli import registry_for
     from deepcart.pipeline.tags import default_data_dir, tag_path
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
@@ -243,7 +244,7 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
     from deepcart.pipeline.ratings_io import ratings_from_parquet
     from deepcart.pipeline.splits import split_dataset
 
-    registry = registry_for()
+    registry = plugins.registry
     echo = _echo(quiet)
     data_dir = data_dir or default_data_dir()
     recommenders = recommenders or ("autoencoder",)
@@ -259,7 +260,7 @@ def run_command(data_tag, data_dir, recommenders, metrics, options, epochs, defa
             ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty(),
                                force=stale)
     tag_dir = existing_tag_path(data_tag, data_dir)
-    split = split_dataset(tag_dir, registry, seed=seed, echo=echo)
+    split = split_dataset(tag_dir, registry, DEFAULT_SPLITTER, seed=seed, echo=echo)
     per_model: dict[str, Any] = {}
     last_model = None
     stamp = time.strftime("%Y%m%d-%H%M%S")

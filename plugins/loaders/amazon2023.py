@@ -32,6 +32,13 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.toolkit import line_staging
+from deepcart.toolkit.loader_base import (
+    INTERACTIONS_DDL,
+    ITEMS_DDL,
+    StagedLoader,
+    create_reviews,
+    note_duplicates,
+)
 from deepcart.reports import IngestReport
 
 if TYPE_CHECKING:
@@ -50,21 +57,6 @@ META_KEYS = {
 }
 SUFFIXES = (".jsonl", ".json", ".ndjson")
 
-INTERACTIONS_DDL = """CREATE OR REPLACE TABLE interactions (
-    user_id VARCHAR NOT NULL, parent_asin VARCHAR NOT NULL,
-    rating DOUBLE NOT NULL, timestamp TIMESTAMP NOT NULL)"""
-REVIEWS_DDL = """CREATE OR REPLACE TABLE reviews (
-    user_id VARCHAR NOT NULL, parent_asin VARCHAR NOT NULL, title VARCHAR, text VARCHAR{text},
-    helpful_vote INTEGER, verified_purchase BOOLEAN)"""
-#: Review texts compressed with zstd: half the CPU time of DuckDB's default choice (dictionary +
-#: FSST analysis) and less than half the size on disk. DuckDB versions without zstd for strings
-#: fall back to the default.
-ZSTD_TEXT = " USING COMPRESSION zstd"
-ITEMS_DDL = """CREATE OR REPLACE TABLE items (
-    parent_asin VARCHAR NOT NULL PRIMARY KEY, title VARCHAR, main_category VARCHAR, store VARCHAR,
-    price DOUBLE, average_rating DOUBLE, rating_number INTEGER, categories VARCHAR[],
-    features VARCHAR[], details VARCHAR)"""
-
 _REVIEW_STAGE = "_deepcart_review_stage"
 _META_STAGE = "_deepcart_meta_stage"
 _DUPS = "_deepcart_dups"
@@ -79,26 +71,15 @@ class Amazon2023Config(pydantic.BaseModel):
     )
 
 
-class Amazon2023Loader:
+class Amazon2023Loader(StagedLoader):
     """Amazon Reviews 2023 review + item meta JSONL(.gz)."""
 
     Config: ClassVar[type] = Amazon2023Config
+    suffixes: ClassVar[tuple[str, ...]] = SUFFIXES
 
-    def __init__(self, config: Amazon2023Config | None = None):
-        self.config = config or Amazon2023Config()
-
-    def can_read(self, path: Path) -> bool:
-        """A ``.jsonl``/``.json``/``.ndjson`` file (``.gz`` or not) whose first line is a review."""
-        path = Path(path)
-        name = path.name.lower()
-        if name.endswith(".gz"):
-            name = name[:-3]
-        if not name.endswith(SUFFIXES) or not path.is_file():
-            return False
-        try:
-            lines = line_staging.sniff(path).head_lines(1)
-        except OSError:
-            return False
+    def recognises(self, path: Path) -> bool:
+        """The first line is a JSON object with ``user_id`` and ``parent_asin``."""
+        lines = line_staging.sniff(path).head_lines(1)
         if not lines:
             return False
         try:
@@ -155,11 +136,7 @@ class Amazon2023Loader:
             line_staging.drop_stage(con, _REVIEW_STAGE)
             if staged is None:  # else the lazy ``reviews`` view still reads it
                 con.execute(f"DROP TABLE IF EXISTS {_DUPS}")
-        if report.duplicates_dropped:
-            report.notes.append(
-                f"{report.duplicates_dropped:,} repeated (user, item) reviews dropped "
-                "(the earliest one of each kept)"
-            )
+        note_duplicates(report, "reviews")
         if not items:
             con.execute(ITEMS_DDL)
             return report
@@ -399,17 +376,6 @@ def _write_interactions(con: duckdb.DuckDBPyConnection, strip_html: bool,
         con.execute(f"INSERT INTO reviews {rows}")
         con.execute(f"DROP TABLE {_DUPS}")
     return int(dropped)
-
-
-def create_reviews(con: duckdb.DuckDBPyConnection) -> None:
-    """``CREATE OR REPLACE TABLE reviews``, with zstd for the texts where DuckDB has it."""
-    line_staging.drop_relation(con, "reviews")  # e.g. the view of an earlier ingest on this connection
-    try:
-        con.execute(REVIEWS_DDL.format(text=ZSTD_TEXT))
-    except Exception as exc:  # duckdb.Error: an older DuckDB without zstd for strings
-        if "compression" not in str(exc).lower():
-            raise
-        con.execute(REVIEWS_DDL.format(text=""))
 
 
 def _write_items(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar
 
 import pydantic
 
 from deepcart import hookimpl
 from deepcart.toolkit import line_staging
-from deepcart.plugins.loaders.amazon2023 import INTERACTIONS_DDL, ITEMS_DDL, create_reviews
+from deepcart.toolkit.loader_base import RatingFileLoader
 from deepcart.reports import IngestReport
-
-if TYPE_CHECKING:
-    import duckdb
 
 HEADER = ("user_id", "parent_asin", "rating", "timestamp")
 _STAGE = "_deepcart_csv_stage"
@@ -33,73 +30,28 @@ class AmazonCsvConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
-class AmazonCsvLoader:
+class AmazonCsvLoader(RatingFileLoader):
     """Amazon Reviews 2023 benchmark CSV (user_id,parent_asin,rating,timestamp[,history])."""
 
     Config: ClassVar[type] = AmazonCsvConfig
+    suffixes: ClassVar[tuple[str, ...]] = (".csv",)
+    stage_table: ClassVar[str] = _STAGE
+    no_meta: ClassVar[str] = "the benchmark CSVs have no item meta"
 
-    def __init__(self, config: AmazonCsvConfig | None = None):
-        self.config = config or AmazonCsvConfig()
-
-    def can_read(self, path: Path) -> bool:
-        """A ``.csv`` (or ``.csv.gz``) whose first line is the header or a 2023 rating row."""
-        path = Path(path)
-        name = path.name.lower()
-        if not (name.endswith(".csv") or name.endswith(".csv.gz")) or not path.is_file():
-            return False
-        try:
-            lines = line_staging.sniff(path).head_lines(1)
-        except OSError:
-            return False
+    def recognises(self, path: Path) -> bool:
+        """The first line is the header or a 2023 rating row."""
+        lines = line_staging.sniff(path).head_lines(1)
         if not lines or line_staging.describe_non_text(lines[0][1]):
             return False
         fields = _fields(lines[0][1].decode("utf-8"))
-        if _is_header(fields):
-            return True
-        return _is_row(fields)
+        return _is_header(fields) or _is_row(fields)
 
-    def ingest(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        reviews: Sequence[Path],
-        items: Sequence[Path],
-        *,
-        on_bad_records: Literal["fail", "skip"],
-    ) -> IngestReport:
-        """Create ``interactions``, ``reviews`` (NULL text) and an empty ``items``."""
-        report = IngestReport()
-        if items:
-            report.notes.append(
-                f"the benchmark CSVs have no item meta: {len(items)} item file(s) ignored"
-            )
-        stager = line_staging.LineStager(con, on_bad_records, report)
+    def stage_files(self, stager, reviews: Sequence[Path], report: IngestReport) -> None:
+        """Stage every CSV with the one spec (header or not, the same columns)."""
         spec = _spec()
-        try:
-            stager.create(spec)
-            for file_no, path in enumerate(reviews):
-                report.lines_read += stager.stage(spec, file_no, Path(path))
-            good = con.execute(f"SELECT count(*) FROM {_STAGE} WHERE problem IS NULL").fetchone()[0]
-            con.execute(INTERACTIONS_DDL)
-            con.execute(f"""
-                INSERT INTO interactions
-                SELECT user_id, parent_asin, rating, timestamp FROM {_STAGE} WHERE problem IS NULL
-                QUALIFY row_number() OVER (PARTITION BY user_id, parent_asin
-                                           ORDER BY timestamp, file_no, line_no) = 1""")
-            con.execute(f"DROP TABLE {_STAGE}")
-            create_reviews(con)
-            con.execute("INSERT INTO reviews (user_id, parent_asin) "
-                        "SELECT user_id, parent_asin FROM interactions")
-            con.execute(ITEMS_DDL)
-            kept = con.execute("SELECT count(*) FROM interactions").fetchone()[0]
-            report.duplicates_dropped = int(good - kept)
-        finally:
-            stager.close(_STAGE)
-        if report.duplicates_dropped:
-            report.notes.append(
-                f"{report.duplicates_dropped:,} repeated (user, item) rows dropped "
-                "(the earliest one of each kept)"
-            )
-        return report
+        stager.create(spec)
+        for file_no, path in enumerate(reviews):
+            report.lines_read += stager.stage(spec, file_no, path)
 
 
 def _fields(line: str) -> list[str]:

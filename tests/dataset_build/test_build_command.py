@@ -140,12 +140,12 @@ def test_invalid_tags_are_refused(real_data, tmp_path, tag):
 
 
 def test_failure_in_the_last_step_leaves_no_tag(real_data, tmp_path, monkeypatch):
-    import deepcart.pipeline.build as build_module
+    import deepcart.pipeline.tags as tags_module  # build publishes through tags.atomic_folder
 
     def explode(*args, **kwargs):
         raise RuntimeError("injected failure while publishing")
 
-    monkeypatch.setattr(build_module, "_publish", explode)
+    monkeypatch.setattr(tags_module, "publish_folder", explode)
     result = build(tmp_path, "--reviews-file", str(real_data / "All_Beauty.5core.rating_only.csv"), "--tag", "t")
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     assert list(tmp_path.iterdir()) == []  # neither the tag nor the temporary build folder

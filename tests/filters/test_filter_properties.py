@@ -20,7 +20,7 @@ from deepcart.plugin_manager import load_plugins
 
 FILTER_MODULES = tuple(
     f"deepcart.plugins.filters.{name}"
-    for name in ("min_interactions", "min_ratings", "orphans", "subsample", "kcore")
+    for name in ("min_count", "orphans", "subsample", "kcore")
 )
 REGISTRY = load_plugins(builtins=FILTER_MODULES, entry_points=False).registry
 

@@ -15,7 +15,7 @@ from deepcart.reports import FilterReport
 
 FILTER_MODULES = tuple(
     f"deepcart.plugins.filters.{name}"
-    for name in ("min_interactions", "min_ratings", "orphans", "subsample", "kcore")
+    for name in ("min_count", "orphans", "subsample", "kcore")
 )
 NAMES = ("min-interactions", "min-ratings", "orphans", "subsample", "k-core")
 

@@ -157,6 +157,23 @@ def test_plugin_command_clash_with_kernel_names_both(monkeypatch):
 
     from deepcart.cli import cli
 
+    # ``serve`` is the kernel's own command (``plugins`` is a built-in plugin's: see the next test).
+    def register_commands(cli):
+        @cli.command("serve")
+        def hijack():
+            click.echo("hijacked")
+
+    _with_extra(monkeypatch, _plugin(register_commands=register_commands))
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0 and "hijacked" not in result.output
+    assert "command 'serve' is registered twice: by deepcart's kernel and by plugin 'thirdparty'" in result.output
+
+
+def test_plugin_command_clash_with_a_builtin_command_names_both(monkeypatch):
+    import click
+
+    from deepcart.cli import cli
+
     def register_commands(cli):
         @cli.command("plugins")
         def hijack():
@@ -165,7 +182,8 @@ def test_plugin_command_clash_with_kernel_names_both(monkeypatch):
     _with_extra(monkeypatch, _plugin(register_commands=register_commands))
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0 and "hijacked" not in result.output
-    assert "command 'plugins' is registered twice: by deepcart's kernel and by plugin 'thirdparty'" in result.output
+    assert ("command 'plugins' is registered twice: by plugin 'deepcart.plugins.commands.plugin_admin'"
+            in result.output and "thirdparty" in result.output)
 
 
 def test_serve_dispatches_to_default_frontend(monkeypatch):

@@ -102,7 +102,7 @@ def test_split_runner_writes_reuses_and_drops_unseen_items(deepcart_registry, tm
     triples = [(u, i, u + i) for u in range(200) for i in range(8)] + [(199, 99, 5)]  # I99: rated once
     pq.write_table(ratings_table(triples), tmp_path / "interactions.parquet")
     lines = []
-    split = split_dataset(tmp_path, deepcart_registry, seed=3, echo=lines.append)
+    split = split_dataset(tmp_path, deepcart_registry, "user-holdout", seed=3, echo=lines.append)
     assert {p.name for p in split.path.iterdir()} == {f"{p}.parquet" for p in PARTS} | {"manifest.json"}
     counts = split.manifest["counts"]
     assert sum(c["ratings"] for c in counts.values()) + sum(split.manifest["dropped_unseen"].values()) == len(triples)
@@ -112,6 +112,6 @@ def test_split_runner_writes_reuses_and_drops_unseen_items(deepcart_registry, tm
     for part in PARTS[1:]:
         assert set(pq.read_table(split.part(part)).column("parent_asin").to_pylist()) <= train_items
     mtime = split.part("train").stat().st_mtime_ns
-    again = split_dataset(tmp_path, deepcart_registry, seed=3, echo=lambda _: None)
+    again = split_dataset(tmp_path, deepcart_registry, "user-holdout", seed=3, echo=lambda _: None)
     assert again.path == split.path and again.part("train").stat().st_mtime_ns == mtime
-    assert split_dataset(tmp_path, deepcart_registry, seed=4, echo=lambda _: None).path != split.path
+    assert split_dataset(tmp_path, deepcart_registry, "user-holdout", seed=4, echo=lambda _: None).path != split.path

@@ -54,7 +54,7 @@ TRAIN_RUN = GENERATOR + """
 import sys, json
 import numpy as np
 from deepcart.ratings import Ratings
-from deepcart.plugins.recommenders.autoencoder import AutoencoderRecommender, AutoencoderConfig
+from deepcart.plugins.recommenders.neural.autoencoder import AutoencoderRecommender, AutoencoderConfig
 
 n_users, n_items, n_ratings, hidden, epochs = map(int, sys.argv[1:6])
 data = power_law_ratings(n_users, n_items, n_ratings)
@@ -96,7 +96,7 @@ def ratings(shape):
 
 def sparse_epoch(ratings, hidden: int):
     """One epoch of deepcart's autoencoder, as ``fit`` runs it (setup included)."""
-    from deepcart.plugins.recommenders.autoencoder import AutoencoderConfig, AutoencoderRecommender
+    from deepcart.plugins.recommenders.neural.autoencoder import AutoencoderConfig, AutoencoderRecommender
 
     config = AutoencoderConfig(hidden=[hidden], epochs=1, batch_size=BATCH, progress=False, device="cpu")
     return AutoencoderRecommender(config).fit(ratings, seed=0)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from deepcart.pipeline.picks import Catalogue, CatalogueScorer, pick
-from deepcart.plugins.frontends.dashboard_state import (
+from deepcart.plugins.frontends.panel.state import (
     DashboardData,
     DashboardSession,
     LoadedModel,
@@ -104,7 +104,8 @@ def make_ratings(catalogue: Catalogue, n_ratings: int, seed: int = 0) -> Ratings
 
 def registry():
     """Built-ins plus ``knn`` when its module exists (it may not be registered yet)."""
-    from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+    from deepcart.plugin_manager import load_plugins
+    from deepcart.plugins import BUILTIN_PLUGINS
 
     try:
         return load_plugins(builtins=tuple(dict.fromkeys((*BUILTIN_PLUGINS, "deepcart.plugins.recommenders.knn"))),
@@ -144,7 +145,7 @@ def _products(data: DashboardData, seed: int = 1) -> list[str]:
 @pytest.mark.parametrize("model", ["knn", "naive"])
 def test_rating_to_picks(benchmark, world, model, request):
     pytest.importorskip("panel")
-    from deepcart.plugins.frontends.dashboard_view import DashboardView
+    from deepcart.plugins.frontends.panel.view import DashboardView
 
     data, _ = world
     if model not in data.models:

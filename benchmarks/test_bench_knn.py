@@ -9,7 +9,8 @@
   the data is built (so it is the fit's peak, with the data resident).
 * ``knn-fold-in``: one new person at a time against a 260,000-item catalogue (a default item-kNN
   fitted on 1M users, 4.0M ratings): ``fold_in`` (a full prediction row) + top-10 by
-  ``np.argpartition``, and ``recommend`` (the sparse top-10 of unrated items); p50/p95 over 200
+  ``np.argpartition``, and ``fold_in+rank`` (the one ranker, :func:`top_k_by_score`, over the unrated
+  items, ties by engagement: what ``deepcart recommend`` and the dashboard do); p50/p95 over 200
   people with 5 to 200 ratings each.
 
 ``--benchmark-disable`` (CI) shrinks everything to a few thousand users and items.
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepcart.pipeline.rank import top_k_by_score
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.ratings import Ratings
 
@@ -114,6 +116,19 @@ def test_fit_top10_implicit(benchmark, workload):
     _report(benchmark, "implicit", entry)
 
 
+def _top10_every_user(model, matrix, cells: int = 1 << 25) -> np.ndarray:
+    """Top-10 unrated items of every row: ``fold_in_batch`` scores ranked by the one ranker, in chunks."""
+    engagement = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    step = max(1, cells // matrix.shape[1])
+    parts = []
+    for lo in range(0, matrix.shape[0], step):
+        rows = matrix[lo : lo + step]
+        blocked = rows.toarray() > 0
+        parts.append(top_k_by_score(model.fold_in_batch(rows), 10, direction="best", blocked=blocked,
+                                    engagement=engagement))
+    return np.concatenate(parts)
+
+
 @pytest.mark.benchmark(group="knn-fit-top10")
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_fit_top10_deepcart(benchmark, workload, name):
@@ -124,7 +139,7 @@ def test_fit_top10_deepcart(benchmark, workload, name):
         start = _clock()
         model = KNNRecommender(KNNConfig(**options)).fit(workload)
         fit_done = _clock()
-        columns, scores = model.top_k(matrix, 10)
+        columns = _top10_every_user(model, matrix)
         return model, columns, start, fit_done, _clock()
 
     model, columns, start, fit_done, end = benchmark.pedantic(run, rounds=1, iterations=1)
@@ -224,7 +239,7 @@ def _latencies(histories, once) -> np.ndarray:
 
 
 @pytest.mark.benchmark(group="knn-fold-in")
-@pytest.mark.parametrize("route", ["fold_in+argpartition", "recommend"])
+@pytest.mark.parametrize("route", ["fold_in+argpartition", "fold_in+rank"])
 def test_fold_in_top10_latency(benchmark, catalogue, route):
     model, histories = catalogue
 
@@ -233,10 +248,14 @@ def test_fold_in_top10_latency(benchmark, catalogue, route):
         top = np.argpartition(-scores, 10)[:10]
         return top[np.argsort(-scores[top], kind="stable")]
 
-    def recommend(history):
-        return model.recommend(history, 10)
+    engagement = np.bincount(model._train.indices, minlength=len(model.item_ids))
 
-    once = fold_in if route == "fold_in+argpartition" else recommend
+    def ranked(history):  # the one ranker over the unrated items, as deepcart recommend does
+        scores = model.fold_in(history)
+        blocked = np.isin(model.item_ids, [item for item, _ in history])
+        return top_k_by_score(scores, 10, direction="best", blocked=blocked, engagement=engagement)
+
+    once = fold_in if route == "fold_in+argpartition" else ranked
     once(histories[0])  # warm the lazily built operands
     ms = benchmark.pedantic(_latencies, args=(histories, once), rounds=1, iterations=1)
     stats = {"catalogue": len(model.item_ids), "people": len(histories),

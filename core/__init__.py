@@ -1,11 +1,8 @@
 """deepcart: a plugin-based recommender toolkit for Amazon product reviews.
 
-This package is the kernel: hook specifications, the plugin manager, the component registry and the
-command line. Every capability (loaders, filters, splitters, recommenders, metrics, frontends) is a
-plugin, built in under :mod:`deepcart.plugins` or installed from another distribution through the
-``deepcart`` entry-point group.
-
-Plugins implement hooks with the :data:`hookimpl` marker::
+This package is the kernel: hook specs, contracts, plugin manager, registry and root command line.
+Every capability is a plugin (built in, or from the ``deepcart`` entry-point group) marking its hooks
+with :data:`hookimpl`::
 
     from deepcart import hookimpl
 
@@ -13,7 +10,7 @@ Plugins implement hooks with the :data:`hookimpl` marker::
     def register_metrics(register):
         register("my-metric", MyMetric)
 
-Importing this module is cheap on purpose: ``deepcart --help`` must not pay for torch, duckdb or a UI library.
+Importing it is cheap on purpose: ``deepcart --help`` must not pay for torch, duckdb or a UI library.
 """
 
 if __name__.partition(".")[0] != "deepcart":  # pragma: no cover - only reached by a wrong import
@@ -21,17 +18,13 @@ if __name__.partition(".")[0] != "deepcart":  # pragma: no cover - only reached 
     # the repository root) would create a second, generic top-level package.
     raise ImportError(f"import this folder as 'deepcart', not {__name__!r}")
 
-
 import pluggy
 
 __version__ = "0.1.0"
-
 #: Name of the pluggy project and of the entry-point group that third-party plugins use.
 PROJECT_NAME = "deepcart"
-
 #: Marker for hook specifications (used by :mod:`deepcart.hookspecs` only).
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-
 #: Marker that plugins put on their hook implementations.
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 

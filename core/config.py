@@ -1,8 +1,7 @@
 """Component options: one validation path for the command line, the dashboard and Python.
 
-Every component has a ``Config`` (a pydantic model). ``-o key=value`` pairs from the command line
-become a dict of strings; pydantic converts them to the declared types, and any failure becomes a
-:class:`deepcart.errors.ConfigError` that names the field.
+``-o key=value`` pairs become a dict of strings that pydantic converts to the ``Config``'s declared
+types; any failure is a :class:`deepcart.errors.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -31,10 +30,9 @@ def parse_options(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def make_config(config_cls: type, options: Mapping[str, Any], *, what: str) -> Any:
-    """Validate ``options`` into ``config_cls``.
+    """Validate ``options`` into ``config_cls``, naming each failing field.
 
-    Unknown keys are errors, not silently ignored: a typo such as ``-o hiden=500`` must not train the
-    default model. The message names each failing field and lists the valid ones.
+    Unknown keys are errors listing the valid ones: ``-o hiden=500`` must not train the default model.
     """
     import pydantic
 

@@ -1,8 +1,5 @@
-"""Exceptions with messages meant for people.
-
-They derive from :class:`click.ClickException`, so the command line prints ``Error: <message>`` and
-exits with status 1 instead of a traceback, while library callers can catch them by type.
-"""
+"""Exceptions with messages meant for people: click prints ``Error: <message>`` and exits 1, no
+traceback, while library callers catch them by type."""
 
 from __future__ import annotations
 
@@ -23,10 +20,8 @@ class DuplicateComponentError(DeepcartError):
     """Two plugins registered the same component name for one kind."""
 
     def __init__(self, kind: str, name: str, first: str, second: str):
-        super().__init__(
-            f"{kind} {name!r} is registered twice: by {first} and by {second}. "
-            f"Uninstall one of them or ask its author to rename the {kind}."
-        )
+        super().__init__(f"{kind} {name!r} is registered twice: by {first} and by {second}. "
+                         f"Uninstall one of them or ask its author to rename the {kind}.")
         self.kind, self.name, self.first, self.second = kind, name, first, second
 
 

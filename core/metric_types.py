@@ -1,8 +1,7 @@
 """The data that metrics consume and return (see :class:`deepcart.contracts.Metric`).
 
-Two shapes cover every metric: :class:`RatingPairs` for accuracy and correlation metrics (RMSE,
-Pearson) and :class:`Rankings` for top-K metrics (precision-like and rank-discounted ones). Both are column arrays over all
-evaluated users so that metrics vectorise with numpy instead of looping per user.
+:class:`RatingPairs` for accuracy and correlation metrics (RMSE, Pearson), :class:`Rankings` for
+top-K metrics; both are column arrays over all evaluated users, so metrics vectorise with numpy.
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ class RatingPairs:
 class Rankings:
     """Each user's ranked list and the items relevant to them.
 
-    :ivar ranked: ``(n_users, K)`` item indices, best first in the direction evaluated; ``-1`` pads
-        lists shorter than K (fewer candidates than K).
+    :ivar ranked: ``(n_users, K)`` item indices, best first in the direction evaluated; ``-1`` pads.
     :ivar relevant: CSR boolean ``(n_users, n_items)`` matrix of relevant check items.
     :ivar n_items: size of the catalogue (for catalogue-wide measures).
     """

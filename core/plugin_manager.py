@@ -1,12 +1,11 @@
 """Building the plugin manager: built-in plugins first, then entry points, one at a time.
 
-:func:`load_plugins` is a factory, not a module global, so every command-line run and every test gets
-a fresh manager (the lesson of pytest and pluggy's own examples). A third-party plugin that fails to
-import, fails hook validation or raises inside a registration hook is recorded in
-:attr:`Plugins.failed` and reported as a :class:`PluginWarning` naming the entry point and the
-distribution; it never breaks the other plugins or the command line. ``DEEPCART_STRICT_PLUGINS=1``
-turns that into a :class:`deepcart.errors.PluginLoadError`. ``DEEPCART_LOAD_PLUGINS=a,b`` loads only
-the entry points named (``DEEPCART_LOAD_PLUGINS=`` loads none); built-ins always load.
+:func:`load_plugins` is a factory, not a module global: every run and every test gets a fresh manager
+(as in pytest and pluggy's examples). A third-party plugin that fails to import, fails hook
+validation or raises while registering is recorded in :attr:`Plugins.failed` and reported as a
+:class:`PluginWarning` naming its entry point and distribution; it never breaks the other plugins.
+``DEEPCART_STRICT_PLUGINS=1`` makes that a :class:`deepcart.errors.PluginLoadError`;
+``DEEPCART_LOAD_PLUGINS=a,b`` loads only those entry points (empty: none). Built-ins always load.
 """
 
 from __future__ import annotations
@@ -21,46 +20,18 @@ from typing import Any
 import pluggy
 
 from deepcart import PROJECT_NAME, __version__, hookspecs
-from deepcart.errors import DeepcartError, PluginLoadError
+from deepcart.contracts import KINDS
+from deepcart.errors import DeepcartError, DuplicateComponentError, PluginLoadError
 from deepcart.registry import PluginSource, Registry
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 STRICT_ENV = "DEEPCART_STRICT_PLUGINS"
 ONLY_ENV = "DEEPCART_LOAD_PLUGINS"
+#: Component hooks by kind: ``register_loaders`` for ``loader``, ...
+COMPONENT_HOOKS: dict[str, str] = {kind: f"register_{kind}s" for kind in KINDS}
 
-#: Component hooks, by the kind of component they register.
-COMPONENT_HOOKS: dict[str, str] = {
-    "loader": "register_loaders",
-    "filter": "register_filters",
-    "splitter": "register_splitters",
-    "recommender": "register_recommenders",
-    "metric": "register_metrics",
-    "frontend": "register_frontends",
-}
-
-#: Built-in plugins, one module each, loaded in this order before any entry point.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "deepcart.plugins.loaders.amazon2023",
-    "deepcart.plugins.loaders.amazon_csv",
-    "deepcart.plugins.filters.min_count",
-    "deepcart.plugins.filters.orphans",
-    "deepcart.plugins.filters.subsample",
-    "deepcart.plugins.filters.kcore",
-    "deepcart.plugins.metrics.error_metrics",
-    "deepcart.plugins.metrics.correlation",
-    "deepcart.plugins.metrics.ranking",
-    "deepcart.plugins.recommenders.naive",
-    "deepcart.plugins.recommenders.knn",
-    "deepcart.plugins.recommenders.autoencoder",
-    "deepcart.plugins.recommenders.vae",
-    "deepcart.plugins.splitters.user_holdout",
-    "deepcart.plugins.splitters.temporal",
-    "deepcart.plugins.commands.dataset_commands",
-    "deepcart.plugins.commands.evaluate_command",
-    "deepcart.plugins.commands.model_commands",
-    "deepcart.plugins.commands.plugin_admin",
-    "deepcart.plugins.frontends.panel_frontend",
-)
+#: The package whose ``BUILTIN_PLUGINS`` lists the built-in plugin modules, in load order.
+BUILTINS_PACKAGE = "deepcart.plugins"
 
 
 class PluginWarning(UserWarning):
@@ -102,9 +73,7 @@ def strict_from_env() -> bool:
 def only_from_env() -> set[str] | None:
     """The entry-point names ``DEEPCART_LOAD_PLUGINS`` allows; ``None`` when it is unset (all)."""
     raw = os.environ.get(ONLY_ENV)
-    if raw is None:
-        return None
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    return None if raw is None else {name.strip() for name in raw.split(",") if name.strip()}
 
 
 def new_manager() -> pluggy.PluginManager:
@@ -116,7 +85,7 @@ def new_manager() -> pluggy.PluginManager:
 
 def load_plugins(
     *,
-    builtins: Sequence[str] = BUILTIN_PLUGINS,
+    builtins: Sequence[str] | None = None,
     entry_points: bool = True,
     extra: Iterable[tuple[Any, PluginSource]] = (),
     strict: bool | None = None,
@@ -124,10 +93,10 @@ def load_plugins(
 ) -> Plugins:
     """Build a fresh plugin manager and registry.
 
-    :param builtins: module names of the built-in plugins (a failure among them is a bug: it raises).
+    :param builtins: built-in plugin modules (default :data:`deepcart.plugins.BUILTIN_PLUGINS`); a
+        failure among them is a bug and raises.
     :param entry_points: whether to load the ``deepcart`` entry-point group.
-    :param extra: further ``(plugin, source)`` pairs to register after the entry points (tests use
-        this to add plugins without installing a distribution).
+    :param extra: ``(plugin, source)`` pairs registered after the entry points (tests add plugins so).
     :param strict: make third-party failures fatal; default from ``DEEPCART_STRICT_PLUGINS``.
     :param only: entry-point names to load; ``True`` (default) reads ``DEEPCART_LOAD_PLUGINS``,
         ``None`` loads all.
@@ -135,30 +104,24 @@ def load_plugins(
     strict = strict_from_env() if strict is None else strict
     allowed = only_from_env() if only is True else only
     plugins = Plugins(new_manager(), Registry(), [], [])
-
-    dist_version = __version__
+    if builtins is None:
+        builtins = import_module(BUILTINS_PACKAGE).BUILTIN_PLUGINS
     for module_name in builtins:
-        source = PluginSource(module_name, PROJECT_NAME, dist_version)
+        source = PluginSource(module_name, PROJECT_NAME, __version__)
         _register(plugins, import_module(module_name), source, fatal=True)
-
     if entry_points:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if allowed is not None and ep.name not in allowed:
                 continue
             dist = getattr(ep, "dist", None)
-            source = PluginSource(
-                ep.name,
-                dist.name if dist is not None else "unknown distribution",
-                dist.version if dist is not None else "?",
-                entry_point=f"{ep.name} = {ep.value}",
-            )
+            source = PluginSource(ep.name, getattr(dist, "name", "unknown distribution"),
+                                  getattr(dist, "version", "?"), entry_point=f"{ep.name} = {ep.value}")
             try:
                 plugin = ep.load()
             except Exception as exc:  # any import-time failure of third-party code
                 _fail(plugins, source, exc, strict)
                 continue
             _register(plugins, plugin, source, fatal=strict)
-
     for plugin, source in extra:
         _register(plugins, plugin, source, fatal=strict)
     return plugins
@@ -177,15 +140,12 @@ def _register(plugins: Plugins, plugin: Any, source: PluginSource, *, fatal: boo
         pm.check_pending()
         for kind, hook_name in COMPONENT_HOOKS.items():
             for call in _impls_of(pm, hook_name, plugin):
-                names: list[str] = []
 
-                def register(name: str, component: Any, _kind: str = kind, _names=names) -> None:
+                def register(name: str, component: Any, _kind: str = kind) -> None:
                     registry.add(_kind, name, component, source)
-                    _names.append(name)
+                    entry.components.setdefault(_kind, []).append(name)
 
                 call(register=register)
-                if names:
-                    entry.components.setdefault(kind, []).extend(names)
     except Exception as exc:
         registry.remove_source(source)
         pm.unregister(plugin)
@@ -210,18 +170,15 @@ def _fail(plugins: Plugins, source: PluginSource, exc: BaseException, fatal: boo
     warnings.warn(text, PluginWarning, stacklevel=3)
 
 
-def collect_commands(
-    plugins: Plugins, root: Any, *, strict: bool | None = None
-) -> dict[str, tuple[Any, PluginSource]]:
+def collect_commands(plugins: Plugins, root: Any, *,
+                     strict: bool | None = None) -> dict[str, tuple[Any, PluginSource]]:
     """Run every plugin's ``register_commands`` hook; return ``{name: (command, source)}``.
 
-    Each plugin gets its own scratch group, so a plugin cannot silently replace a command of the
-    kernel or of another plugin (``click.Group.add_command`` would). A clash is an error naming both;
-    for a third-party plugin it is reported like any load failure and only its commands are skipped.
+    Each plugin gets its own scratch group, so it cannot silently replace a command of ``root`` or of
+    another plugin (``click.Group.add_command`` would). A clash is an error naming both; for a
+    third-party plugin it is reported like any load failure and only its commands are skipped.
     """
     import click
-
-    from deepcart.errors import DuplicateComponentError
 
     strict = strict_from_env() if strict is None else strict
     commands: dict[str, tuple[Any, PluginSource]] = {}
@@ -233,12 +190,9 @@ def collect_commands(
                 scratch = click.Group(name=root.name)
                 call(cli=scratch)
                 for name, command in scratch.commands.items():
-                    if name in kernel:
-                        raise DuplicateComponentError(
-                            "command", name, "deepcart's kernel", str(entry.source)
-                        )
-                    if name in commands or name in added:
-                        first = commands[name][1] if name in commands else entry.source
+                    if name in kernel or name in commands or name in added:
+                        first = ("deepcart's kernel" if name in kernel
+                                 else commands[name][1] if name in commands else entry.source)
                         raise DuplicateComponentError("command", name, str(first), str(entry.source))
                     added[name] = command
         except Exception as exc:

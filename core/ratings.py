@@ -1,8 +1,7 @@
 """The in-memory ratings matrix that recommenders train on.
 
-A :class:`Ratings` holds one rating per (user, item) pair in coordinate form, with the arrays that turn
-row and column indices back into ``user_id`` and ``parent_asin``. It converts to a scipy CSR matrix
-(users x items) without ever densifying: the Electronics 5-core would be 2.36 TB dense.
+One rating per (user, item) pair in coordinate form, with the ids of the rows and columns; it
+converts to a scipy CSR matrix without densifying (the Electronics 5-core would be 2.36 TB dense).
 """
 
 from __future__ import annotations
@@ -15,35 +14,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-
-class IdIndex:
-    """Vectorised lookup of string ids in a fixed id array (a catalogue, the training users).
-
-    The id -> position lookup of every recommender and of the engine: built once per id array
-    (one sort), then each :meth:`positions` call is one ``searchsorted``.
-    """
-
-    def __init__(self, ids: Sequence[str] | np.ndarray):
-        self.ids = np.asarray(ids).astype(str)
-        self._order = np.argsort(self.ids, kind="stable")
-        self._sorted = self.ids[self._order]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def positions(self, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions of ``ids`` in the index and a mask of which were found."""
-        ids = np.asarray(ids).astype(str)
-        if not len(self.ids):
-            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self.ids) - 1)
-        return self._order[pos], self._sorted[pos] == ids
-
-
-def lookup(index: Sequence[str] | np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``index`` and a found mask: a one-off :class:`IdIndex` lookup."""
-    return IdIndex(index).positions(ids)
 
 
 @dataclass(frozen=True)
@@ -71,14 +41,9 @@ class Ratings:
             raise ValueError("a user or item index is out of range of the id arrays")
 
     @classmethod
-    def from_triples(
-        cls,
-        user_ids: Sequence[str] | np.ndarray,
-        item_ids: Sequence[str] | np.ndarray,
-        values: Sequence[float] | np.ndarray,
-        *,
-        items: Sequence[str] | np.ndarray | None = None,
-    ) -> Ratings:
+    def from_triples(cls, user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray,
+                     values: Sequence[float] | np.ndarray, *,
+                     items: Sequence[str] | np.ndarray | None = None) -> Ratings:
         """Build from parallel arrays of user id, item id and rating.
 
         :param items: the item catalogue (column order) to use; by default the sorted unique items
@@ -90,16 +55,15 @@ class Ratings:
             i_ids, i_idx = np.unique(it, return_inverse=True)
         else:
             i_ids = np.asarray(items).astype(str)
-            i_idx, found = lookup(i_ids, it)
+            order = np.argsort(i_ids, kind="stable")
+            pos = np.searchsorted(i_ids[order], it)
+            found = pos < len(i_ids)
+            found[found] = i_ids[order][pos[found]] == it[found]
             if not found.all():
                 raise ValueError("some rated items are not in the given catalogue")
-        return cls(
-            u_ids,
-            i_ids,
-            u_idx.astype(np.int32),
-            np.asarray(i_idx, dtype=np.int32),
-            np.asarray(values, dtype=np.float32),
-        )
+            i_idx = order[pos]
+        return cls(u_ids, i_ids, u_idx.astype(np.int32), np.asarray(i_idx, dtype=np.int32),
+                   np.asarray(values, dtype=np.float32))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -113,9 +77,7 @@ class Ratings:
         """The users x items CSR matrix of ratings (duplicates are summed; callers dedupe first)."""
         import scipy.sparse as sp
 
-        return sp.csr_matrix(
-            (self.values, (self.users, self.items)), shape=self.shape, dtype=np.float32
-        )
+        return sp.csr_matrix((self.values, (self.users, self.items)), shape=self.shape, dtype=np.float32)
 
     def user_history(self, user: str) -> list[tuple[str, float]]:
         """The ``(parent_asin, rating)`` pairs of one user, for fold-in."""

@@ -1,8 +1,7 @@
 """The component registry: which plugin provides which loader, filter, recommender, ...
 
-The plugin manager fills one :class:`Registry` per run; commands look components up by kind and
-name. Names are what people type (``--recommender NAME``), so they are validated and every lookup
-failure lists the names that do exist.
+The plugin manager fills one :class:`Registry` per run. Names are what people type
+(``--recommender NAME``), so they are validated and a failed lookup lists the names that exist.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from deepcart.config import make_config
 from deepcart.contracts import KINDS, REQUIRED_MEMBERS
 from deepcart.errors import ContractError, DuplicateComponentError, UnknownComponentError
 
@@ -53,9 +53,7 @@ class Component:
 class Registry:
     """Components by kind and name, in registration order."""
 
-    _components: dict[str, dict[str, Component]] = field(
-        default_factory=lambda: {kind: {} for kind in KINDS}
-    )
+    _components: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
 
     def add(self, kind: str, name: str, obj: Any, source: PluginSource) -> Component:
         """Register ``obj`` as the ``kind`` component called ``name``.
@@ -66,20 +64,15 @@ class Registry:
         if kind not in self._components:
             raise ContractError(f"{source} registered a component of unknown kind {kind!r}")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise ContractError(
-                f"{source} registered {kind} {name!r}: names must match {NAME_PATTERN.pattern}"
-            )
+            raise ContractError(f"{source} registered {kind} {name!r}: names must match {NAME_PATTERN.pattern}")
         missing = [m for m in REQUIRED_MEMBERS[kind] if not hasattr(obj, m)]
         if missing:
-            raise ContractError(
-                f"{source} registered {kind} {name!r}, which lacks {', '.join(missing)} "
-                f"(see deepcart.contracts.{kind.capitalize()})"
-            )
+            raise ContractError(f"{source} registered {kind} {name!r}, which lacks {', '.join(missing)} "
+                                f"(see deepcart.contracts.{kind.capitalize()})")
         existing = self._components[kind].get(name)
         if existing is not None:
             raise DuplicateComponentError(kind, name, str(existing.source), str(source))
-        component = Component(kind, name, obj, source)
-        self._components[kind][name] = component
+        component = self._components[kind][name] = Component(kind, name, obj, source)
         return component
 
     def remove_source(self, source: PluginSource) -> None:
@@ -89,10 +82,7 @@ class Registry:
                 del by_name[name]
 
     def get(self, kind: str, name: str) -> Component:
-        """The component ``name`` of ``kind``.
-
-        :raises UnknownComponentError: listing the names that are available.
-        """
+        """The component ``name`` of ``kind``; :class:`UnknownComponentError` lists the available ones."""
         try:
             return self._components[kind][name]
         except KeyError:
@@ -104,14 +94,11 @@ class Registry:
 
     def components(self, kind: str | None = None) -> Iterator[Component]:
         """Every component (of ``kind`` when given), in kind then registration order."""
-        kinds = KINDS if kind is None else (kind,)
-        for k in kinds:
+        for k in KINDS if kind is None else (kind,):
             yield from self._components[k].values()
 
     def create(self, kind: str, name: str, options: Mapping[str, Any] | None = None) -> Any:
         """Instantiate a component with validated options (see :func:`deepcart.config.make_config`)."""
-        from deepcart.config import make_config
-
         component = self.get(kind, name)
         config = make_config(component.obj.Config, options or {}, what=f"{kind} {name!r}")
         return component.obj(config)

@@ -110,7 +110,7 @@ def load_part(split, part: str, item_ids: np.ndarray) -> EvalTables:
 
 def train_item_counts(train, item_ids: np.ndarray) -> np.ndarray:
     """Ratings per item in ``train`` (a :class:`deepcart.ratings.Ratings`), in ``item_ids`` order."""
-    from deepcart.ratings import lookup
+    from deepcart.toolkit.id_index import lookup
 
     per_item = np.bincount(train.items, minlength=len(train.item_ids))
     pos, found = lookup(train.item_ids, item_ids)

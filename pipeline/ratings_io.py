@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepcart.ratings import Ratings, lookup
+from deepcart.ratings import Ratings
+from deepcart.toolkit.id_index import lookup
 
 
 def ratings_from_parquet(path, *, items: np.ndarray | None = None) -> Ratings:

@@ -7,8 +7,7 @@ module                            for
 :mod:`~deepcart.toolkit.filter_sql`    filters: count, drop and report in DuckDB SQL
 :mod:`~deepcart.toolkit.model_files`   recommenders: ``config.json`` + ``.npz`` with a format version
 :mod:`~deepcart.toolkit.baseline`      recommenders: the damped item-mean baseline
+:mod:`~deepcart.toolkit.id_index`      recommenders, engine: string id -> position lookup
 :mod:`~deepcart.toolkit.testing`       tests: contract tests any plugin author can subclass
 ================================  ==============================================================
-
-The id -> position index (:class:`deepcart.ratings.IdIndex`) is part of the kernel's data types.
 """

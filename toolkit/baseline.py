@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepcart.ratings import IdIndex
+from deepcart.toolkit.id_index import IdIndex
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -85,13 +85,15 @@ def rating_rows(matrix, n_items: int) -> sp.csr_matrix:
 def history_row(history: Sequence[tuple[str, float]], items: IdIndex) -> sp.csr_matrix:
     """One person's ``(parent_asin, rating)`` pairs as a 1-row ratings CSR.
 
-    Items outside the catalogue are ignored; an item rated twice keeps the last rating.
+    Items outside the catalogue and non-finite ratings are ignored; an item rated twice keeps the
+    last rating.
     """
     import scipy.sparse as sp
 
     ids = [str(h[0]) for h in history]
     values = np.asarray([float(h[1]) for h in history], dtype=np.float64)
     cols, known = items.positions(ids)
+    known &= np.isfinite(values)
     cols, values = cols[known], values[known]
     last = {int(c): v for c, v in zip(cols, values, strict=True)}  # later pairs overwrite earlier ones
     keys = np.fromiter(last.keys(), dtype=np.int64, count=len(last))

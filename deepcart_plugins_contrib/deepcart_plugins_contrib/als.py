@@ -51,7 +51,7 @@ import pydantic
 from deepcart import hookimpl
 from deepcart.ratings import Ratings
 
-from deepcart.ratings import IdIndex
+from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
 from deepcart.toolkit.model_files import load_model_files, save_model_files
 

@@ -51,7 +51,7 @@ from deepcart import hookimpl
 from deepcart.errors import DeepcartError
 from deepcart.ratings import Ratings
 
-from deepcart.ratings import IdIndex
+from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
 from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 

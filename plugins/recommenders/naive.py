@@ -18,7 +18,8 @@ import numpy as np
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.ratings import Ratings, lookup
+from deepcart.ratings import Ratings
+from deepcart.toolkit.id_index import lookup
 from deepcart.toolkit.baseline import Baseline
 from deepcart.toolkit.model_files import load_model_files, save_model_files
 

@@ -10,7 +10,8 @@ import pytest
 
 from deepcart.contracts import Filter
 from deepcart.errors import ConfigError
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.plugin_manager import load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.reports import FilterReport
 
 FILTER_MODULES = tuple(

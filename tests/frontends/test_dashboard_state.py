@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 
 from deepcart.pipeline.picks import Catalogue
-from deepcart.plugins.frontends.dashboard_state import (
+from deepcart.plugins.frontends.panel.data import load_dashboard_data
+from deepcart.plugins.frontends.panel.state import (
     SESSION_USER_PREFIX,
     DashboardData,
     DashboardSession,
     LoadedModel,
     SessionScorer,
     TitleIndex,
-    load_dashboard_data,
     tokenize,
 )
 
@@ -382,7 +382,7 @@ def test_no_model_or_a_bad_model_is_a_message_with_the_train_command(synthetic_t
 
 def test_view_wires_search_rating_and_filters(data):
     pytest.importorskip("panel")
-    from deepcart.plugins.frontends.dashboard_view import DashboardView
+    from deepcart.plugins.frontends.panel.view import DashboardView
 
     view = DashboardView(DashboardSession(data, min_engagement=0))
     first = view.picks_pane.object
@@ -420,7 +420,7 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     """`deepcart serve` wiring, with the server itself replaced: what would it serve?"""
     from click.testing import CliRunner
 
-    import deepcart.plugins.frontends.dashboard_view as view_module
+    import deepcart.plugins.frontends.panel.view as view_module
     from deepcart.cli import cli
 
     served = []
@@ -444,7 +444,7 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
 
 def test_page_without_a_model_explains_how_to_train_one():
     pytest.importorskip("panel")
-    from deepcart.plugins.frontends.dashboard_view import make_app, render_problems
+    from deepcart.plugins.frontends.panel.view import make_app, render_problems
 
     data = make_data()
     data.models.clear()

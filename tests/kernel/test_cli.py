@@ -64,6 +64,9 @@ def test_serve_without_frontend_explains(monkeypatch):
     import deepcart.plugin_manager as pm
 
     original = pm.load_plugins
-    monkeypatch.setattr(pm, "load_plugins", lambda **kw: original(builtins=(), entry_points=False))
+    from deepcart.plugins import BUILTIN_PLUGINS
+
+    no_frontends = tuple(b for b in BUILTIN_PLUGINS if ".frontends." not in b)
+    monkeypatch.setattr(pm, "load_plugins", lambda **kw: original(builtins=no_frontends, entry_points=False))
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code != 0 and "no frontend is installed" in result.output

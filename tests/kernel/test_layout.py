@@ -27,7 +27,7 @@ NOT_KERNEL = ("deepcart.pipeline", "deepcart.toolkit", "deepcart.plugins", "deep
 #: The one plugin-side name the kernel knows: the package that lists the built-in plugins.
 BUILTIN_PACKAGE = "deepcart.plugins"
 #: Command names the kernel owns itself.
-KERNEL_COMMANDS = {"serve"}
+KERNEL_COMMANDS: set[str] = set()  # the root group has no commands of its own
 
 
 def kernel_files() -> list[Path]:

@@ -1,9 +1,7 @@
 """Plugin discovery through entry points, failure isolation, strict mode, duplicates, unknown names."""
 
 import json
-import textwrap
 import types
-import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +9,7 @@ from click.testing import CliRunner
 from deepcart import hookimpl
 from deepcart.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
 from deepcart.plugin_manager import PluginWarning, load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.registry import PluginSource
 
 
@@ -152,21 +151,30 @@ def test_plugin_commands_are_added(monkeypatch):
     assert entry["components"]["command"] == ["hello"]
 
 
-def test_plugin_command_clash_with_kernel_names_both(monkeypatch):
+def test_plugin_command_clash_with_the_root_groups_own_command_names_both(monkeypatch):
     import click
 
-    from deepcart.cli import cli
+    from deepcart.cli import DeepcartGroup
 
-    # ``serve`` is the kernel's own command (``plugins`` is a built-in plugin's: see the next test).
+    # deepcart's own root has no commands (every one is a plugin's); a root that has one keeps it.
+    @click.group(cls=DeepcartGroup)
+    @click.pass_context
+    def root(ctx):
+        root._plugin_commands(ctx)
+
+    @root.command("hello")
+    def own():
+        click.echo("the root's own")
+
     def register_commands(cli):
-        @cli.command("serve")
+        @cli.command("hello")
         def hijack():
             click.echo("hijacked")
 
     _with_extra(monkeypatch, _plugin(register_commands=register_commands))
-    result = CliRunner().invoke(cli, ["serve", "--help"])
-    assert result.exit_code == 0 and "hijacked" not in result.output
-    assert "command 'serve' is registered twice: by deepcart's kernel and by plugin 'thirdparty'" in result.output
+    result = CliRunner().invoke(root, ["hello"])
+    assert result.exit_code == 0 and "hijacked" not in result.output and "the root's own" in result.output
+    assert "command 'hello' is registered twice: by deepcart's kernel and by plugin 'thirdparty'" in result.output
 
 
 def test_plugin_command_clash_with_a_builtin_command_names_both(monkeypatch):
@@ -215,7 +223,7 @@ def test_serve_dispatches_to_default_frontend(monkeypatch):
     import deepcart.plugin_manager as pm
 
     original = pm.load_plugins
-    no_frontends = tuple(b for b in pm.BUILTIN_PLUGINS if ".frontends." not in b)
+    no_frontends = tuple(b for b in BUILTIN_PLUGINS if ".frontends." not in b)
     monkeypatch.setattr(pm, "load_plugins", lambda **kw: original(
         builtins=no_frontends, extra=[(_plugin(register_frontends=register_frontends), THIRD)], only=set()))
     assert "echo on port 8000" in CliRunner().invoke(cli, ["serve", "--port", "8000"]).output

@@ -12,7 +12,8 @@ import duckdb
 import pydantic
 import pytest
 
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.plugin_manager import load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.plugins.loaders.amazon2023 import Amazon2023Config, Amazon2023Loader
 
 MAGAZINE = "Magazine_Subscriptions.jsonl.gz"

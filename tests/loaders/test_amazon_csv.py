@@ -7,7 +7,8 @@ import duckdb
 import pytest
 
 from deepcart.errors import BadInputError
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.plugin_manager import load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.plugins.loaders.amazon_csv import AmazonCsvLoader
 
 FIVE_CORE = "All_Beauty.5core.rating_only.csv"

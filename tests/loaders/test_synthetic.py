@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepcart.pipeline.synthetic import generator as synthetic
+from deepcart.pipeline import synthetic
+from deepcart.pipeline.synthetic import writer as synthetic_writer
 
 N_REVIEWS = 20_000
 ASIN = re.compile(r"B0[0-9A-Z]{8}")
@@ -360,7 +361,7 @@ def test_existing_files_raise_unless_forced(tmp_path):
 
 @pytest.mark.parametrize("where", ["progress", "meta"])
 def test_no_half_written_file_on_error(tmp_path, monkeypatch, where):
-    monkeypatch.setattr(synthetic, "USERS_PER_CHUNK", 300)  # several chunks for 3000 reviews
+    monkeypatch.setattr(synthetic_writer, "USERS_PER_CHUNK", 300)  # several chunks for 3000 reviews
     calls = []
 
     def progress(n):
@@ -373,7 +374,7 @@ def test_no_half_written_file_on_error(tmp_path, monkeypatch, where):
         yield b""  # pragma: no cover
 
     if where == "meta":
-        monkeypatch.setattr(synthetic, "_meta_lines", broken_meta)
+        monkeypatch.setattr(synthetic_writer, "meta_lines", broken_meta)
     with pytest.raises((KeyboardInterrupt, OSError)):
         synthetic.generate(tmp_path, 3000, seed=0, progress=progress)
     assert list(tmp_path.iterdir()) == []  # no final names, no temporary leftovers
@@ -382,7 +383,7 @@ def test_no_half_written_file_on_error(tmp_path, monkeypatch, where):
 
 def test_chunking_changes_nothing_but_the_stream(tmp_path, monkeypatch):
     """Smaller user chunks still give a valid file of the requested size."""
-    monkeypatch.setattr(synthetic, "USERS_PER_CHUNK", 97)
+    monkeypatch.setattr(synthetic_writer, "USERS_PER_CHUNK", 97)
     files = synthetic.generate(tmp_path, 2000, seed=5)
     reviews = read_jsonl(files.reviews)
     assert len(reviews) == 2000 and len({r["user_id"] for r in reviews}) == files.n_users

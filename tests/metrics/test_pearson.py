@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepcart.metric_types import RatingPairs
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.plugin_manager import load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.plugins.metrics.correlation import Pearson
 from deepcart.toolkit.testing import MetricContract
 

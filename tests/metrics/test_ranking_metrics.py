@@ -17,7 +17,8 @@ import pytest
 import scipy.sparse as sp
 
 from deepcart.metric_types import Rankings
-from deepcart.plugin_manager import BUILTIN_PLUGINS, load_plugins
+from deepcart.plugin_manager import load_plugins
+from deepcart.plugins import BUILTIN_PLUGINS
 from deepcart.plugins.metrics.ranking import MAP, NDCG, Coverage, Precision, Recall, find_hits
 from deepcart.toolkit.testing import MetricContract
 

@@ -52,7 +52,7 @@ class TestAutoencoder(RecommenderContract):
         """r^ = clip(b_i + n_i / (n_i + kappa) * (h . v_i + e_i), 1, 5), n_i = train ratings of i."""
         import torch
 
-        from deepcart.plugins.recommenders._torch_common import make_bags
+        from deepcart.plugins.recommenders.neural.bags import make_bags
 
         ratings = make_toy_ratings(seed=5)
         fitted = self.make(deepcart_registry, support_damping=kappa).fit(ratings, seed=0)
@@ -156,9 +156,9 @@ def test_sparse_first_layer_equals_dense_matmul():
     import scipy.sparse as sp
     import torch
 
-    from deepcart.plugins.recommenders._torch_common import layers, make_bags
+    from deepcart.plugins.recommenders.neural.bags import make_bags
+    from deepcart.plugins.recommenders.neural.nets import ItemRows, SparseInput
 
-    SparseInput, ItemRows, _ = layers()
     torch.manual_seed(0)
     n_items, width = 30, 7
     matrix = sp.random(6, n_items, density=0.2, format="csr", random_state=0, dtype=np.float32)
@@ -192,7 +192,7 @@ def test_lazy_adam_is_adamw_and_lazy():
     """Dense gradients: torch's AdamW exactly. Sparse ones: AdamW on the rows present, others untouched."""
     import torch
 
-    from deepcart.plugins.recommenders._torch_common import LazyAdam
+    from deepcart.plugins.recommenders.neural.training import LazyAdam
 
     torch.manual_seed(0)
     ours = torch.nn.Embedding(20, 4, sparse=True)
@@ -221,7 +221,9 @@ def test_lazy_adam_is_adamw_and_lazy():
 def test_fit_loop_stops_after_patience_and_restores_best_weights():
     import torch
 
-    from deepcart.plugins.recommenders._torch_common import Bags, TorchConfig, fit_loop
+    from deepcart.plugins.recommenders.neural.bags import Bags
+    from deepcart.plugins.recommenders.neural.config import TorchConfig
+    from deepcart.plugins.recommenders.neural.training import fit_loop
 
     torch.manual_seed(0)
     module = torch.nn.Linear(3, 1)
@@ -243,8 +245,8 @@ def test_fit_loop_stops_after_patience_and_restores_best_weights():
 
 
 def test_module_import_stays_light():
-    code = ("import sys; import deepcart.plugins.recommenders.autoencoder, "
-            "deepcart.plugins.recommenders.vae; assert 'torch' not in sys.modules, 'torch imported'")
+    code = ("import sys; import deepcart.plugins.recommenders.neural.autoencoder, "
+            "deepcart.plugins.recommenders.neural.vae; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepcart.plugins.recommenders import knn
+from deepcart.pipeline.rank import top_k_by_score
+from deepcart.plugins.recommenders.knn import similarity as knn_similarity
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.plugins.recommenders.naive import NaiveRecommender
 from deepcart.ratings import Ratings
@@ -144,7 +145,7 @@ def test_blockwise_equals_one_block(similarity, monkeypatch):
     ratings = random_ratings(n_users=80, n_items=60, density=0.2, seed=5, continuous=False)
     whole = fit(ratings, similarity=similarity, block_size=100_000).neighbour_graph
     by_row = fit(ratings, similarity=similarity, block_size=1).neighbour_graph
-    monkeypatch.setattr(knn, "BLOCK_ENTRIES", 50)  # cut blocks by the entry budget instead
+    monkeypatch.setattr(knn_similarity, "BLOCK_ENTRIES", 50)  # cut blocks by the entry budget instead
     by_budget = fit(ratings, similarity=similarity, block_size=100_000).neighbour_graph
     for graph in (by_row, by_budget):
         np.testing.assert_array_equal(graph.indptr, whole.indptr)
@@ -153,11 +154,11 @@ def test_blockwise_equals_one_block(similarity, monkeypatch):
 
 
 def test_blocks_respect_both_limits(monkeypatch):
-    monkeypatch.setattr(knn, "BLOCK_ENTRIES", 200)
+    monkeypatch.setattr(knn_similarity, "BLOCK_ENTRIES", 200)
     ratings = random_ratings(n_users=80, n_items=60, density=0.3, seed=6)
     model = fit(ratings, block_size=16)
-    vectors = knn._unit_rows(model._train.T.tocsr().astype(np.float64))
-    pairs = knn._Pairwise(vectors, model.config)
+    vectors = knn_similarity.unit_rows(model._train.T.tocsr().astype(np.float64))
+    pairs = knn_similarity.Pairwise(vectors, model.config)
     blocks = list(pairs.blocks(vectors))
     assert blocks[0][0] == 0 and blocks[-1][1] == 60
     assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
@@ -274,24 +275,32 @@ def test_fold_in_batch_matches_fold_in(kind):
 
 @pytest.mark.parametrize("kind", ["item", "user"])
 @pytest.mark.parametrize("direction", ["best", "worst"])
-def test_top_k_equals_ranking_every_item(kind, direction):
+def test_lists_from_fold_in_equal_lists_from_predict(kind, direction):
+    """Ranked by the one ranker, a training user's folded-in ratings give their ``predict`` list.
+
+    The ranking itself is :func:`deepcart.pipeline.rank.top_k_by_score` (its own tests pin the tie
+    rule); here the scores it ranks must agree, list for list, between the batch, the one-person and
+    the training-user routes, with rated items blocked and ties broken by engagement.
+    """
     ratings = make_toy_ratings(n_users=80, n_items=50, seed=2)
     model = fit(ratings, kind=kind, **SMALL)
     rows = ratings.csr()
+    rated = rows.toarray() > 0
+    engagement = np.bincount(ratings.items, minlength=50)
+    predicted = model.predict(list(ratings.user_ids))
+    batch = model.fold_in_batch(rows)
     for k in (1, 10, 60):
-        columns, scores = model.top_k(rows, k, direction=direction)
-        unclipped = model._dense_scores(model._as_rows(rows), clip=False)
-        keys = -unclipped if direction == "best" else unclipped.copy()
-        keys[rows.nonzero()] = np.inf
-        order = np.lexsort((np.broadcast_to(np.arange(50), keys.shape), keys), axis=1)[:, :k]
-        order[~np.isfinite(np.take_along_axis(keys, order, 1))] = -1
-        expected = np.full((80, k), -1)
-        expected[:, : order.shape[1]] = order
-        np.testing.assert_array_equal(columns, expected)
-        clipped = np.clip(np.take_along_axis(unclipped, np.maximum(expected, 0), 1), 1, 5)
-        np.testing.assert_allclose(scores, np.where(expected >= 0, clipped, np.nan), atol=1e-6)
-    ids, best = model.recommend(ratings.user_history(str(ratings.user_ids[4])), 5, direction=direction)
-    np.testing.assert_array_equal(ids, model.item_ids[model.top_k(rows[4], 5, direction=direction)[0][0]])
+        expected = top_k_by_score(predicted, k, direction=direction, blocked=rated, engagement=engagement)
+        got = top_k_by_score(batch, k, direction=direction, blocked=rated, engagement=engagement)
+        np.testing.assert_array_equal(got, expected)
+        assert ((expected >= 0).sum(axis=1) == np.minimum(k, (~rated).sum(axis=1))).all()
+    for user in (0, 4, 79):
+        one = model.fold_in(ratings.user_history(str(ratings.user_ids[user])))
+        np.testing.assert_array_equal(
+            top_k_by_score(one, 10, direction=direction, blocked=rated[user], engagement=engagement),
+            top_k_by_score(predicted[user], 10, direction=direction, blocked=rated[user],
+                           engagement=engagement),
+        )
 
 
 @pytest.mark.parametrize("kind", ["item", "user"])

@@ -38,7 +38,7 @@ class TestVAE(RecommenderContract):
 
         fitted = self.make(deepcart_registry, engagement_gate=1.0).fit(toy_ratings, seed=0)
 
-        from deepcart.plugins.recommenders._torch_common import make_bags
+        from deepcart.plugins.recommenders.neural.bags import make_bags
 
         assert list(fitted.item_ids) == list(toy_ratings.item_ids) and (fitted._row_of == np.arange(len(fitted._row_of))).all()
         people = toy_ratings.csr()[:5]
@@ -74,7 +74,7 @@ class TestVAE(RecommenderContract):
 
 def test_kl_weight_is_annealed():
     """beta rises by 1 / total_anneal_steps per update and stops at anneal_cap; 0 steps: the cap."""
-    from deepcart.plugins.recommenders.vae import kl_weight
+    from deepcart.plugins.recommenders.neural.vae import kl_weight
 
     assert [kl_weight(t, 0.3, 10) for t in (1, 2, 3, 50)] == pytest.approx([0.1, 0.2, 0.3, 0.3])
     assert kl_weight(1, 0.2, 0) == 0.2

@@ -39,8 +39,9 @@ weight 1 -> 1.042, 5 -> 1.009, 20 -> 0.996): larger weights trade the multinomia
 ratings deepcart ranks by.
 
 Sparse-aware first layer (``EmbeddingBag``, no dense input) and gathered rating outputs as in
-:mod:`deepcart.plugins.recommenders._torch_common`. The multinomial head needs the full softmax, a
-``(batch, n_items)`` block per step: lower ``batch_size`` for very large catalogues.
+:mod:`deepcart.plugins.recommenders.neural.nets`; the net is
+:class:`~deepcart.plugins.recommenders.neural.nets.VAENet`. The multinomial head needs the full
+softmax, a ``(batch, n_items)`` block per step: lower ``batch_size`` for very large catalogues.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pydantic
 
-from deepcart import hookimpl
-from deepcart.plugins.recommenders._torch_common import TorchConfig, TorchRecommender, int_list
+from deepcart.plugins.recommenders.neural.base import TorchRecommender
+from deepcart.plugins.recommenders.neural.config import TorchConfig, int_list
 
 if TYPE_CHECKING:
     import torch
 
-    from deepcart.plugins.recommenders._torch_common import Bags
+    from deepcart.plugins.recommenders.neural.bags import Bags
+    from deepcart.plugins.recommenders.neural.nets import VAENet
 
 
 class VAEConfig(TorchConfig):
@@ -96,52 +98,16 @@ class VAERecommender(TorchRecommender):
     Config: ClassVar[type] = VAEConfig
     label: ClassVar[str] = "vae"
 
-    def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> torch.nn.Module:
-        from torch import nn
+    def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> VAENet:
+        from deepcart.plugins.recommenders.neural.nets import VAENet
 
-        from deepcart.plugins.recommenders._torch_common import layers
+        return VAENet(n_items, self.config.encoder, baseline=baseline)
 
-        SparseInput, ItemRows, _ = layers()
-        *hidden, latent = self.config.encoder
-        net = nn.Module()
-        # Inputs are normalised to unit norm per channel, so the fan-in is 1 whatever n_u is.
-        first = hidden[0] if hidden else 2 * latent
-        net.input = SparseInput(n_items, first, fan_in=1.0, channels=2)
-        encoder: list[nn.Module] = []
-        dims = [first, *hidden[1:]]
-        if hidden:
-            for d_in, d_out in zip(dims[:-1], dims[1:]):
-                encoder += [nn.Tanh(), nn.Linear(d_in, d_out)]
-            encoder += [nn.Tanh(), nn.Linear(dims[-1], 2 * latent)]
-        net.encoder = nn.Sequential(*encoder)  # -> [mu, logvar]
-        decoder: list[nn.Module] = []
-        for d_in, d_out in zip([latent, *hidden[::-1]][:-1], hidden[::-1]):
-            decoder += [nn.Linear(d_in, d_out), nn.Tanh()]
-        net.decoder = nn.Sequential(*decoder)
-        last = hidden[0] if hidden else latent
-        net.logits = nn.Linear(last, n_items)  # the multinomial head: full softmax, dense gradient
-        net.rating_rows = ItemRows(n_items, last, baseline)
-        net.latent = latent
-        return net
-
-    @staticmethod
-    def _posterior(net, bags: Bags, keep: torch.Tensor | None = None):
-        """``(mu, logvar)`` of q(z | x); ``keep`` is the input-dropout mask (scaled), if training."""
-        import torch
-
-        counts = torch.bincount(bags.rows, minlength=bags.n).clamp_(min=1)
-        scale = counts.to(bags.values.dtype).rsqrt()[bags.rows]
-        if keep is not None:
-            scale = scale * keep
-        residual = bags.values - net.rating_rows.baseline[bags.indices]
-        stats = net.encoder(net.input(bags, scale, residual * scale))
-        return stats[:, : net.latent], stats[:, net.latent :]
-
-    def _hidden(self, net, bags: Bags) -> torch.Tensor:
-        mu, _ = self._posterior(net, bags)
+    def _hidden(self, net: VAENet, bags: Bags) -> torch.Tensor:
+        mu, _ = net.posterior(bags)
         return net.decoder(mu)
 
-    def _residual_weight(self, net, h: torch.Tensor) -> torch.Tensor | None:
+    def _residual_weight(self, net: VAENet, h: torch.Tensor) -> torch.Tensor | None:
         """The engagement gate ``min(1, lift / engagement_gate)`` per (person, item); None if off."""
         import torch
 
@@ -154,7 +120,7 @@ class VAERecommender(TorchRecommender):
     def _scores_need_every_item(self) -> bool:
         return bool(self.config.engagement_gate)
 
-    def _make_loss(self, net) -> Callable[[Bags], torch.Tensor]:
+    def _make_loss(self, net: VAENet) -> Callable[[Bags], torch.Tensor]:
         import torch
         import torch.nn.functional as F
 
@@ -166,7 +132,7 @@ class VAERecommender(TorchRecommender):
             updates += 1
             beta = kl_weight(updates, cfg.anneal_cap, cfg.total_anneal_steps)
             keep = F.dropout(torch.ones_like(bags.values), cfg.dropout, training=True)
-            mu, logvar = self._posterior(net, bags, keep)
+            mu, logvar = net.posterior(bags, keep)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             h = net.decoder(z)
             log_pi = F.log_softmax(net.logits(h), dim=1)
@@ -183,9 +149,3 @@ def kl_weight(updates: int, anneal_cap: float, total_anneal_steps: int) -> float
     if not total_anneal_steps:
         return anneal_cap
     return min(anneal_cap, updates / total_anneal_steps)
-
-
-@hookimpl
-def register_recommenders(register) -> None:
-    """Register ``vae``."""
-    register("vae", VAERecommender)

@@ -1,7 +1,8 @@
 """The dashboard's logic, with no UI library: shared data, one person's session, search, downloads.
 
-The Panel view (:mod:`deepcart.plugins.frontends.dashboard_view`) is a thin layer over this module,
-so everything a person can do in the page is a method here that unit tests call without a browser.
+The Panel view (:mod:`deepcart.plugins.frontends.panel.view`) is a thin layer over this module,
+so everything a person can do in the page is a method here that unit tests call without a browser;
+:mod:`deepcart.plugins.frontends.panel.data` loads a :class:`DashboardData` from disk.
 
 * :class:`DashboardData` is loaded once per server process and shared, read-only, by every browser
   session: the catalogue of a dataset tag, a :class:`TitleIndex` over its titles, per-item star
@@ -14,6 +15,7 @@ so everything a person can do in the page is a method here that unit tests call 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import secrets
@@ -41,7 +43,7 @@ def tokenize(text: str | None) -> list[str]:
     return _WORD.findall(text.lower()) if text else []
 
 
-def train_command(data_tag: str, recommender: str = "knn", out: str = "DIR") -> str:
+def train_command_line(data_tag: str, recommender: str = "knn", out: str = "DIR") -> str:
     """The command line that trains a model for ``data_tag`` (quoted in the page's error messages)."""
     return f"deepcart train --data-tag {data_tag} --recommender {recommender} --out {out}"
 
@@ -145,7 +147,8 @@ class SessionScorer(CatalogueScorer):
     def __init__(self, model, catalogue: Catalogue):
         super().__init__(model, catalogue)
         if hasattr(model, "fold_in_batch"):
-            import scipy.sparse  # noqa: F401  (it takes a while; a person's first rating must not wait)
+            # it takes a while; a person's first rating must not wait
+            importlib.import_module("scipy.sparse")
 
 
 @dataclass
@@ -171,7 +174,7 @@ class DashboardData:
             self.index = TitleIndex(self.catalogue.titles, self.catalogue.n_ratings)
         if self.star_counts is None:
             self.star_counts = _star_counts_from_means(self.catalogue)
-        self.train_hint = self.train_hint or train_command(self.data_tag)
+        self.train_hint = self.train_hint or train_command_line(self.data_tag)
 
     @property
     def usable(self) -> bool:
@@ -210,104 +213,6 @@ def _star_counts_from_means(cat: Catalogue) -> np.ndarray:
         stars = np.clip(np.rint(np.nan_to_num(cat.mean_rating, nan=3.0)), 1, 5).astype(int)
         counts[np.arange(len(cat)), stars - 1] = cat.n_ratings
     return counts
-
-
-def empty_catalogue() -> Catalogue:
-    """A catalogue with no items (when the dataset could not be read)."""
-    obj = np.array([], dtype=object)
-    return Catalogue(ids=np.array([], dtype=str), titles=obj, stores=obj, prices=np.array([], float),
-                     mean_rating=np.array([], float), n_ratings=np.array([], np.int64),
-                     review_rating=np.array([], float), review_title=obj, review_text=obj,
-                     review_votes=np.array([], np.int64), categories=obj)
-
-
-def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequence[Path], registry,
-                        echo=lambda message: None) -> DashboardData:
-    """Load a tag's catalogue and the given models; every failure becomes a message in ``problems``.
-
-    A model trained on another build of the dataset, a folder that is not a model, a recommender no
-    plugin provides: each is reported with the command that fixes it, and the other models still
-    load. No model at all is a problem too: the page then explains how to train one.
-    """
-    from deepcart.pipeline.tags import read_manifest, tag_path
-    from deepcart.errors import DeepcartError
-    from deepcart.pipeline.model_store import load_model, tag_manifest_sha256
-    from deepcart.pipeline.picks import load_catalogue
-
-    names = registry.names("recommender")
-    # The first personalised recommender registered (built-ins register first), else the first one.
-    suggested = next((n for n in names if registry.get("recommender", n).obj.personalised),
-                     names[0] if names else "RECOMMENDER")
-    problems: list[str] = []
-    started = time.perf_counter()
-    try:
-        read_manifest(data_tag, data_dir)  # a clear error when the tag does not exist
-        tag_dir = tag_path(data_tag, data_dir)
-        catalogue = load_catalogue(tag_dir)
-        star_counts, sample_users = _tag_extras(tag_dir, catalogue)
-        tag_sha = tag_manifest_sha256(tag_dir)
-    except Exception as exc:  # a missing tag, unreadable Parquet, ...: a message, not a traceback
-        problems.append(exc.message if isinstance(exc, DeepcartError) else
-                        f"cannot read dataset {data_tag!r}: {type(exc).__name__}: {exc}")
-        return DashboardData(data_tag, empty_catalogue(), problems=problems,
-                             train_hint=train_command(data_tag, suggested))
-    echo(f"Loaded {len(catalogue):,} items of dataset {data_tag!r} in {time.perf_counter() - started:.1f} s.")
-
-    models: dict[str, LoadedModel] = {}
-    for folder in model_dirs:
-        folder = Path(folder)
-        try:
-            model, manifest = load_model(folder, registry, tag_sha256=tag_sha)
-            scorer = SessionScorer(model, catalogue)
-        except DeepcartError as exc:
-            problems.append(f"Model {folder} was not loaded: {exc.message}")
-            continue
-        except Exception as exc:  # a third-party model's bug must not take the page down
-            problems.append(f"Model {folder} was not loaded: {type(exc).__name__}: {exc}")
-            continue
-        if not len(scorer.rows):
-            problems.append(f"Model {folder} knows none of the items of dataset {data_tag!r}; "
-                            f"train one on it with `{train_command(data_tag, suggested)}`.")
-            continue
-        recommender = manifest["recommender"]
-        label = recommender if folder.name == recommender else f"{recommender} ({folder.name})"
-        while label in models:
-            label += "'"
-        models[label] = LoadedModel(label, folder, recommender, manifest, scorer)
-        echo(f"Loaded model {label} from {folder}.")
-    if not models:
-        problems.append(f"No model is loaded for dataset {data_tag!r}. Train one with "
-                        f"`{train_command(data_tag, suggested)}`, then serve it with "
-                        f"`deepcart serve --data-tag {data_tag} --model DIR`.")
-    return DashboardData(data_tag, catalogue, models, problems, star_counts, sample_users, tag_dir,
-                         train_hint=train_command(data_tag, suggested))
-
-
-def _tag_extras(tag_dir: Path, catalogue: Catalogue) -> tuple[np.ndarray, list[tuple[str, int]]]:
-    """Per-item 1..5-star counts aligned with the catalogue, and a few users to start as."""
-    import duckdb
-
-    from deepcart.pipeline.tags import INTERACTIONS
-
-    path = Path(tag_dir) / INTERACTIONS
-    con = duckdb.connect()
-    try:
-        table = con.sql(f"""
-            SELECT parent_asin,
-                   {", ".join(f"count(*) FILTER (WHERE round(rating) = {s}) AS s{s}" for s in range(1, 6))}
-            FROM read_parquet('{path}') GROUP BY parent_asin
-        """).fetchnumpy()
-        users = con.sql(f"""
-            SELECT user_id, count(*) AS n FROM read_parquet('{path}') GROUP BY user_id
-            HAVING n BETWEEN 5 AND 200 ORDER BY n DESC, user_id LIMIT 12
-        """).fetchall()
-    finally:
-        con.close()
-    counts = np.zeros((len(catalogue), 5), dtype=np.int64)
-    pos, found = catalogue.index_of(np.asarray(table["parent_asin"]).astype(str))
-    for s in range(5):
-        counts[pos[found], s] = np.asarray(table[f"s{s + 1}"])[found]
-    return counts, [(str(u), int(n)) for u, n in users]
 
 
 @dataclass

@@ -22,7 +22,7 @@ import panel as pn
 from panel.theme.fast import Fast
 
 from deepcart.pipeline.picks import Pick
-from deepcart.plugins.frontends.dashboard_state import (
+from deepcart.plugins.frontends.panel.state import (
     K_CHOICES,
     DashboardData,
     DashboardSession,

@@ -27,7 +27,8 @@ predicts nothing for the items a person has not rated yet.
 
 Sparse-aware: the first layer is an ``EmbeddingBag`` over the person's rated items (weights = the
 residuals) and the loss gathers the output rows of the rated items only, so no ``(batch, n_items)``
-tensor exists during training. See :mod:`deepcart.plugins.recommenders._torch_common`.
+tensor exists during training. See :mod:`deepcart.plugins.recommenders.neural.nets`; the net is
+:class:`~deepcart.plugins.recommenders.neural.nets.AutoencoderNet`.
 """
 
 from __future__ import annotations
@@ -35,15 +36,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+import numpy as np
 import pydantic
 
-from deepcart import hookimpl
-from deepcart.plugins.recommenders._torch_common import TorchConfig, TorchRecommender, int_list
+from deepcart.plugins.recommenders.neural.base import TorchRecommender
+from deepcart.plugins.recommenders.neural.config import TorchConfig, int_list
 
 if TYPE_CHECKING:
     import torch
 
-    from deepcart.plugins.recommenders._torch_common import Bags
+    from deepcart.plugins.recommenders.neural.bags import Bags
+    from deepcart.plugins.recommenders.neural.nets import AutoencoderNet
 
 
 class AutoencoderConfig(TorchConfig):
@@ -80,60 +83,32 @@ class AutoencoderRecommender(TorchRecommender):
     Config: ClassVar[type] = AutoencoderConfig
     label: ClassVar[str] = "autoencoder"
 
-    def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> torch.nn.Module:
-        import numpy as np
-        import torch
-        from torch import nn
+    def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> AutoencoderNet:
+        from deepcart.plugins.recommenders.neural.nets import AutoencoderNet
 
-        from deepcart.plugins.recommenders._torch_common import layers
-
-        SparseInput, ItemRows, activations = layers()
         cfg = self.config
-        dims = list(cfg.hidden) + list(cfg.hidden[-2::-1])  # [500, 200] -> [500, 200, 500]
+        # The item counts come from the training matrix (saved with the model): ``support`` is
+        # rebuilt from them, not stored in the state dict.
+        return AutoencoderNet(
+            n_items, cfg.hidden, activation=cfg.activation, dropout=cfg.dropout, fan_in=fan_in,
+            baseline=baseline, item_counts=np.bincount(self._train.indices, minlength=n_items),
+            support_damping=cfg.support_damping,
+        )
 
-        def act() -> list[nn.Module]:
-            block = [activations[cfg.activation]()]
-            return block + [nn.Dropout(cfg.dropout)] if cfg.dropout else block
-
-        middle: list[nn.Module] = act()
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
-            middle += [nn.Linear(d_in, d_out), *act()]
-        net = nn.Module()
-        net.input = SparseInput(n_items, dims[0], fan_in=fan_in)
-        net.middle = nn.Sequential(*middle)
-        net.rating_rows = ItemRows(n_items, dims[-1], baseline)
-        # Derived from the training matrix (saved with the model), so not part of the state dict.
-        counts = torch.from_numpy(np.bincount(self._train.indices, minlength=n_items).astype(np.float32))
-        kappa = self.config.support_damping
-        net.register_buffer("support", counts / (counts + kappa) if kappa else torch.ones(n_items),
-                            persistent=False)
-        return net
-
-    def _residual_weight(self, net, h: torch.Tensor) -> torch.Tensor:
+    def _residual_weight(self, net: AutoencoderNet, h: torch.Tensor) -> torch.Tensor:
         """``n_i / (n_i + support_damping)`` per item."""
         return net.support
 
-    @staticmethod
-    def _encode(net, bags: Bags, residuals: torch.Tensor) -> torch.Tensor:
-        return net.middle(net.input(bags, residuals))
+    def _hidden(self, net: AutoencoderNet, bags: Bags) -> torch.Tensor:
+        return net.encode(bags, net.residuals(bags))
 
-    def _hidden(self, net, bags: Bags) -> torch.Tensor:
-        return self._encode(net, bags, bags.values - net.rating_rows.baseline[bags.indices])
-
-    def _make_loss(self, net) -> Callable[[Bags], torch.Tensor]:
+    def _make_loss(self, net: AutoencoderNet) -> Callable[[Bags], torch.Tensor]:
         import torch.nn.functional as F
 
         p = self.config.input_dropout
 
         def loss(bags: Bags) -> torch.Tensor:
-            residuals = bags.values - net.rating_rows.baseline[bags.indices]
-            h = self._encode(net, bags, F.dropout(residuals, p, training=True))
+            h = net.encode(bags, F.dropout(net.residuals(bags), p, training=True))
             return F.mse_loss(net.rating_rows.pairs(h, bags.rows, bags.indices), bags.values)
 
         return loss
-
-
-@hookimpl
-def register_recommenders(register) -> None:
-    """Register ``autoencoder``."""
-    register("autoencoder", AutoencoderRecommender)

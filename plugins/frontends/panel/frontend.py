@@ -1,10 +1,8 @@
-"""The ``panel`` frontend: ``deepcart serve`` (= ``deepcart serve panel``), the dashboard.
+"""``deepcart serve panel``: the :class:`PanelFrontend` and the command that loads the data and serves.
 
-Find products, rate them, and watch the worst (or best) picks move after each rating. The command
-loads the dataset and the models once, then serves one fresh page per browser session (see
-:mod:`deepcart.plugins.frontends.dashboard_view`); the logic lives in
-:mod:`deepcart.plugins.frontends.dashboard_state`. Panel is imported only when the command runs, so
-``deepcart --help`` stays fast.
+The command gets this invocation's :class:`deepcart.plugin_manager.Plugins` from the root CLI as
+``ctx.obj`` (``@click.pass_obj``) and loads the models through its registry. Panel is imported only
+when the command runs, so ``deepcart --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from typing import ClassVar
 
 import click
 import pydantic
-
-from deepcart import hookimpl
 
 
 class PanelConfig(pydantic.BaseModel):
@@ -52,26 +48,26 @@ class PanelFrontend:
                       help="Address to listen on (the page is reachable as localhost and 127.0.0.1).")
         @click.option("--show/--no-show", default=config.show, show_default=True,
                       help="Open the page in a web browser.")
-        def serve_panel(data_tag, data_dir, models, port, address, show) -> None:
+        @click.pass_obj
+        def serve_panel(plugins, data_tag, data_dir, models, port, address, show) -> None:
             """Serve the dashboard: find products, rate them, watch your worst picks move.
 
             Each browser session gets its own ratings, kept in memory and downloadable as JSONL
             (the Amazon 2023 review format, for `deepcart recommend --ratings`); nothing is written
             into the dataset. The page loads nothing from the internet.
             """
-            run_server(data_tag=data_tag, data_dir=data_dir, models=list(models), port=port,
-                       address=address, show=show)
+            run_server(plugins.registry, data_tag=data_tag, data_dir=data_dir, models=list(models),
+                       port=port, address=address, show=show)
 
         return serve_panel
 
 
-def run_server(*, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int, address: str,
-               show: bool) -> None:
-    """Load the data and the models once, then serve until interrupted."""
-    from deepcart.cli import registry_for
+def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int,
+               address: str, show: bool) -> None:
+    """Load the data and the models once (through ``registry``), then serve until interrupted."""
     from deepcart.errors import DeepcartError
     from deepcart.pipeline.model_store import read_model_manifest
-    from deepcart.plugins.frontends.dashboard_state import load_dashboard_data
+    from deepcart.plugins.frontends.panel.data import load_dashboard_data
 
     def echo(message: str) -> None:
         click.echo(message, err=True)
@@ -85,11 +81,11 @@ def run_server(*, data_tag: str | None, data_dir: Path | None, models: list[Path
             if data_tag:
                 break
         data_tag = data_tag or "synthetic"
-    data = load_dashboard_data(data_tag, data_dir, models, registry_for(), echo=echo)
+    data = load_dashboard_data(data_tag, data_dir, models, registry, echo=echo)
     for problem in data.problems:
         echo(f"deepcart: warning: {problem}")
 
-    from deepcart.plugins.frontends.dashboard_view import serve
+    from deepcart.plugins.frontends.panel.view import serve
 
     host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
     click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
@@ -100,9 +96,3 @@ def run_server(*, data_tag: str | None, data_dir: Path | None, models: list[Path
                                    "choose another --port") from None
     except KeyboardInterrupt:
         echo("Stopped.")
-
-
-@hookimpl
-def register_frontends(register) -> None:
-    """Register ``panel``."""
-    register("panel", PanelFrontend)

@@ -30,6 +30,7 @@ import numpy as np
 from deepcart.errors import DeepcartError
 from deepcart.metric_types import MetricResult, RatingPairs, Rankings
 from deepcart.pipeline.rank import DIRECTIONS, top_k_by_score
+from deepcart.toolkit.id_index import IdIndex, lookup
 
 #: Relevance thresholds of the two directions (check rating >= 4 / <= 2).
 RELEVANT = {"best": lambda r: r >= 4, "worst": lambda r: r <= 2}
@@ -88,19 +89,16 @@ def load_part(split, part: str, item_ids: np.ndarray) -> EvalTables:
     check = pq.read_table(split.part(f"{part}_check"), columns=["user_id", "parent_asin", "rating"])
     inp = pq.read_table(split.part(f"{part}_input"), columns=["user_id", "parent_asin", "rating"])
     users = np.unique(np.asarray(check.column("user_id").to_numpy(zero_copy_only=False), dtype=str))
-    order = np.argsort(item_ids)
-    sorted_items = item_ids[order]
+    user_index, item_index = IdIndex(users), IdIndex(item_ids)
 
     def matrix(table):
         u = np.asarray(table.column("user_id").to_numpy(zero_copy_only=False), dtype=str)
         i = np.asarray(table.column("parent_asin").to_numpy(zero_copy_only=False), dtype=str)
         r = table.column("rating").to_numpy().astype(np.float32)
-        rows = np.searchsorted(users, u)
-        rows_ok = (rows < len(users)) & (users[np.minimum(rows, len(users) - 1)] == u)
-        cols = np.searchsorted(sorted_items, i)
-        cols_ok = (cols < len(sorted_items)) & (sorted_items[np.minimum(cols, len(sorted_items) - 1)] == i)
+        rows, rows_ok = user_index.positions(u)
+        cols, cols_ok = item_index.positions(i)
         ok = rows_ok & cols_ok
-        mat = sp.csr_matrix((r[ok], (rows[ok], order[cols[ok]])), shape=(len(users), len(item_ids)))
+        mat = sp.csr_matrix((r[ok], (rows[ok], cols[ok])), shape=(len(users), len(item_ids)))
         return mat, int((rows_ok & ~cols_ok).sum())
 
     inputs, lost_in = matrix(inp)
@@ -110,8 +108,6 @@ def load_part(split, part: str, item_ids: np.ndarray) -> EvalTables:
 
 def train_item_counts(train, item_ids: np.ndarray) -> np.ndarray:
     """Ratings per item in ``train`` (a :class:`deepcart.ratings.Ratings`), in ``item_ids`` order."""
-    from deepcart.toolkit.id_index import lookup
-
     per_item = np.bincount(train.items, minlength=len(train.item_ids))
     pos, found = lookup(train.item_ids, item_ids)
     return np.where(found, per_item[pos], 0)

@@ -17,12 +17,14 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deepcart.pipeline.tags import INTERACTIONS, ITEMS
+from deepcart.toolkit.id_index import IdIndex
 
 #: Default for the "non-trivial engagement" rule: at least this many ratings in the dataset.
 DEFAULT_MIN_ENGAGEMENT = 20
@@ -47,10 +49,11 @@ class Catalogue:
 
     def index_of(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Positions of ``ids`` in the catalogue and a mask of which exist."""
-        ids = np.asarray(ids).astype(str)
-        pos = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
-        found = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
-        return pos, found
+        return self._index.positions(ids)
+
+    @cached_property
+    def _index(self) -> IdIndex:
+        return IdIndex(self.ids)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -146,16 +149,11 @@ class CatalogueScorer:
         self.columns = np.flatnonzero(found)  # model columns that the catalogue knows
         self.rows = pos[found]  # their catalogue rows
         # Sorted once: a request only binary-searches its few rated items.
-        self._order = np.argsort(model_items, kind="stable")
-        self._sorted = model_items[self._order]
+        self._model_index = IdIndex(model_items)
 
     def _columns(self, asins: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Model columns of ``asins`` and a mask of which the model knows."""
-        ids = np.asarray(list(asins), dtype=str)
-        if not len(self._sorted) or not len(ids):
-            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
-        pos = np.clip(np.searchsorted(self._sorted, ids), 0, len(self._sorted) - 1)
-        return self._order[pos], self._sorted[pos] == ids
+        return self._model_index.positions(np.asarray(list(asins), dtype=str))
 
     def known(self, asins: Sequence[str]) -> np.ndarray:
         """Which of ``asins`` the model was trained on."""
@@ -170,7 +168,7 @@ class CatalogueScorer:
 
             values = np.asarray([stars for _, stars in history], dtype=np.float32)[ok]
             row = sp.csr_matrix((values, (np.zeros(int(ok.sum()), dtype=np.int64), cols[ok])),
-                                shape=(1, len(self._sorted)))
+                                shape=(1, len(self._model_index)))
             raw = np.asarray(self.model.fold_in_batch(row))[0]
         else:
             raw = np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]))

@@ -17,7 +17,7 @@ Only numpy is imported at module level; scipy comes in with the functions that b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,6 +100,28 @@ def history_row(history: Sequence[tuple[str, float]], items: IdIndex) -> sp.csr_
     vals = np.fromiter(last.values(), dtype=np.float64, count=len(last))
     row = sp.csr_matrix((vals, (np.zeros(len(keys), dtype=np.int64), keys)), shape=(1, len(items)))
     return rating_rows(row, len(items))
+
+
+#: Dense score cells per batch when scoring many training users (float32: 64 MB).
+SCORE_CELLS = 1 << 24
+
+
+def score_training_users(users: IdIndex, wanted: Sequence[str], n_items: int,
+                         score_rows: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``(len(wanted), n_items)`` float32 scores of training users, NaN rows for unknown ids.
+
+    The ``predict`` of a model that scores its training users from stored state: ``score_rows``
+    gets an array of training-user row indices and returns their ``(rows, n_items)`` scores; it is
+    called in batches of at most :data:`SCORE_CELLS` cells, so memory stays bounded.
+    """
+    rows, known = users.positions(wanted)
+    out = np.full((len(rows), n_items), np.nan, dtype=np.float32)
+    where = np.flatnonzero(known)
+    step = max(1, SCORE_CELLS // max(n_items, 1))
+    for lo in range(0, len(where), step):
+        chunk = where[lo : lo + step]
+        out[chunk] = score_rows(rows[chunk])
+    return out
 
 
 def select_columns(scores: np.ndarray, items: IdIndex, wanted: Sequence[str] | None) -> np.ndarray:

@@ -117,14 +117,8 @@ class RatingFileLoader(StagedLoader):
         adding the lines read to ``report.lines_read``."""
         raise NotImplementedError
 
-    def ingest(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        reviews: Sequence[Path],
-        items: Sequence[Path],
-        *,
-        on_bad_records: Literal["fail", "skip"],
-    ) -> IngestReport:
+    def ingest(self, con: duckdb.DuckDBPyConnection, reviews: Sequence[Path], items: Sequence[Path], *,
+               on_bad_records: Literal["fail", "skip"]) -> IngestReport:
         """Create ``interactions``, ``reviews`` (NULL text) and an empty ``items``."""
         from deepcart.toolkit.line_staging import LineStager
 

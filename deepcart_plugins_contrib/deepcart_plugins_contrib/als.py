@@ -52,12 +52,16 @@ from deepcart import hookimpl
 from deepcart.ratings import Ratings
 
 from deepcart.toolkit.id_index import IdIndex
-from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
+from deepcart.toolkit.baseline import (
+    Baseline,
+    history_row,
+    rating_rows,
+    score_training_users,
+    select_columns,
+)
 from deepcart.toolkit.model_files import load_model_files, save_model_files
 
 FORMAT_VERSION = 1
-#: Dense score cells per batch in ``predict`` (float32: 64 MB).
-SCORE_CELLS = 1 << 24
 #: Training ratings scored per block while calibrating.
 CALIBRATION_BLOCK = 1 << 20
 
@@ -188,15 +192,10 @@ class AlsRecommender:
 
     def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:
         """Predicted ratings of training users; NaN for unknown users and items."""
-        rows, known = self._users.positions(users)
-        out = np.full((len(rows), len(self._items)), np.nan, dtype=np.float32)
-        where = np.flatnonzero(known)
-        step = max(1, SCORE_CELLS // max(len(self._items), 1))
-        for lo in range(0, len(where), step):
-            chunk = where[lo : lo + step]
-            users_idx = rows[chunk]
-            out[chunk] = self._scores(self._model.user_factors[users_idx], self._user_bias[users_idx])
-        return select_columns(out, self._items, items)
+        scores = score_training_users(
+            self._users, users, len(self._items),
+            lambda rows: self._scores(self._model.user_factors[rows], self._user_bias[rows]))
+        return select_columns(scores, self._items, items)
 
     def fold_in(
         self, history: Sequence[tuple[str, float]], items: Sequence[str] | None = None

@@ -52,7 +52,13 @@ from deepcart.errors import DeepcartError
 from deepcart.ratings import Ratings
 
 from deepcart.toolkit.id_index import IdIndex
-from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
+from deepcart.toolkit.baseline import (
+    Baseline,
+    history_row,
+    rating_rows,
+    score_training_users,
+    select_columns,
+)
 from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 
 FORMAT_VERSION = 1
@@ -61,8 +67,6 @@ FORMAT_VERSION = 1
 BYTES_PER_CELL = 3 * 8
 #: Share of the available memory that fitting may plan to use.
 MEMORY_SHARE = 0.8
-#: Dense score cells per batch in ``predict`` (float32: 64 MB).
-SCORE_CELLS = 1 << 24
 #: Gram matrix columns computed per sparse product.
 GRAM_BLOCK = 1024
 
@@ -190,14 +194,9 @@ class EaseRecommender:
 
     def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:
         """Predicted ratings of training users from their training ratings; NaN if unknown."""
-        rows, known = self._users.positions(users)
-        out = np.full((len(rows), len(self._items)), np.nan, dtype=np.float32)
-        where = np.flatnonzero(known)
-        step = max(1, SCORE_CELLS // max(len(self._items), 1))
-        for lo in range(0, len(where), step):
-            chunk = where[lo : lo + step]
-            out[chunk] = self._scores(self._train[rows[chunk]])
-        return select_columns(out, self._items, items)
+        scores = score_training_users(self._users, users, len(self._items),
+                                      lambda rows: self._scores(self._train[rows]))
+        return select_columns(scores, self._items, items)
 
     def fold_in(
         self, history: Sequence[tuple[str, float]], items: Sequence[str] | None = None

@@ -88,14 +88,8 @@ class Amazon2023Loader(StagedLoader):
             return False
         return isinstance(record, dict) and "user_id" in record and "parent_asin" in record
 
-    def ingest(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        reviews: Sequence[Path],
-        items: Sequence[Path],
-        *,
-        on_bad_records: Literal["fail", "skip"],
-    ) -> IngestReport:
+    def ingest(self, con: duckdb.DuckDBPyConnection, reviews: Sequence[Path], items: Sequence[Path], *,
+               on_bad_records: Literal["fail", "skip"]) -> IngestReport:
         """Create ``interactions``, ``reviews`` and ``items`` in ``con`` from the given files.
 
         The item meta is read on a second connection (``con.cursor()``) while the reviews are

@@ -12,15 +12,19 @@ from deepcart.plugins.recommenders.knn import item_based, user_based
 from deepcart.plugins.recommenders.knn.config import KNNConfig
 from deepcart.plugins.recommenders.knn.similarity import item_mean_ratings
 from deepcart.ratings import Ratings
-from deepcart.toolkit.baseline import Baseline, history_row, rating_rows, select_columns
+from deepcart.toolkit.baseline import (
+    Baseline,
+    history_row,
+    rating_rows,
+    score_training_users,
+    select_columns,
+)
 from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-#: Dense score cells per batch in ``predict`` (float32: 128 MB).
-SCORE_CELLS = 1 << 25
 FORMAT_VERSION = 1
 
 
@@ -102,19 +106,9 @@ class KNNRecommender:
 
     def predict(self, users: Sequence[str], items: Sequence[str] | None = None) -> np.ndarray:
         """Predicted ratings of training users (their training ratings folded in); NaN if unknown."""
-        if items is None:
-            cols, known_items = np.arange(len(self._items)), np.ones(len(self._items), bool)
-        else:
-            cols, known_items = self._items.positions(items)
-        rows, known_users = self._users.positions(users)
-        out = np.full((len(rows), len(cols)), np.nan, dtype=np.float32)
-        where = np.flatnonzero(known_users)
-        step = max(1, SCORE_CELLS // max(len(self._items), 1))
-        for lo in range(0, len(where), step):
-            chunk = where[lo : lo + step]
-            scores = self._dense_scores(self._train[rows[chunk]])
-            out[np.ix_(chunk, np.flatnonzero(known_items))] = scores[:, cols[known_items]]
-        return out
+        scores = score_training_users(self._users, users, len(self._items),
+                                      lambda rows: self._dense_scores(self._train[rows]))
+        return select_columns(scores, self._items, items)
 
     def fold_in(
         self, history: Sequence[tuple[str, float]], items: Sequence[str] | None = None

@@ -27,6 +27,7 @@ import pytest
 from deepcart.pipeline.rank import top_k_by_score
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.ratings import Ratings
+from deepcart.toolkit.id_index import IdIndex
 
 FULL = {"users": 100_000, "items": 50_000, "ratings": 1_500_000}
 SMOKE = {"users": 2_000, "items": 1_000, "ratings": 20_000}
@@ -249,10 +250,13 @@ def test_fold_in_top10_latency(benchmark, catalogue, route):
         return top[np.argsort(-scores[top], kind="stable")]
 
     engagement = np.bincount(model._train.indices, minlength=len(model.item_ids))
+    index = IdIndex(model.item_ids)
 
     def ranked(history):  # the one ranker over the unrated items, as deepcart recommend does
         scores = model.fold_in(history)
-        blocked = np.isin(model.item_ids, [item for item, _ in history])
+        cols, found = index.positions([item for item, _ in history])
+        blocked = np.zeros(len(scores), dtype=bool)
+        blocked[cols[found]] = True
         return top_k_by_score(scores, 10, direction="best", blocked=blocked, engagement=engagement)
 
     once = fold_in if route == "fold_in+argpartition" else ranked

@@ -22,8 +22,9 @@ DIRECTIONS = ("best", "worst")
 def top_k(keys: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` smallest keys per row, ties by lowest column; -1 where ``inf``.
 
-    Exact for ties at the cut-off without sorting whole rows: take everything strictly below the
-    k-th smallest key, then fill with the lowest-column items equal to it.
+    Exact for ties at the cut-off without sorting whole rows: ``np.partition`` finds each row's k-th
+    smallest key; every key below it is taken, then the lowest columns among the keys equal to it
+    fill the row, and only those (at most ``k`` a row) are sorted.
     """
     n_rows, n_cols = keys.shape
     k_eff = min(k, n_cols)
@@ -31,17 +32,15 @@ def top_k(keys: np.ndarray, k: int) -> np.ndarray:
     if k_eff == 0 or n_rows == 0:
         return out
     kth = np.partition(keys, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
-    below = keys < kth
-    equal = keys == kth
-    room = k_eff - below.sum(axis=1, keepdims=True)
-    chosen = below | (equal & (np.cumsum(equal, axis=1) <= room))
-    rows, cols = np.nonzero(chosen)  # row-major: columns ascending within each row
-    picked = cols.reshape(n_rows, k_eff)
-    picked_keys = np.take_along_axis(keys, picked, axis=1)
-    ranked = np.take_along_axis(picked, np.argsort(picked_keys, axis=1, kind="stable"), axis=1)
-    ranked_keys = np.take_along_axis(keys, ranked, axis=1)
-    ranked[np.isinf(ranked_keys)] = -1
-    out[:, :k_eff] = ranked
+    below_rows, below_cols = np.nonzero(keys < kth)
+    room = k_eff - np.bincount(below_rows, minlength=n_rows)
+    tie_rows, tie_cols = np.nonzero((keys == kth) & (kth < np.inf))  # row-major: lowest columns first
+    keep = np.arange(len(tie_rows)) - np.searchsorted(tie_rows, tie_rows) < room[tie_rows]
+    rows = np.concatenate([below_rows, tie_rows[keep]])
+    cols = np.concatenate([below_cols, tie_cols[keep]])
+    order = np.lexsort((cols, keys[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    out[rows, np.arange(len(rows)) - np.searchsorted(rows, rows)] = cols
     return out
 
 
@@ -59,7 +58,9 @@ def top_k_by_score(scores: np.ndarray, k: int, *, direction: str, blocked: np.nd
         raise ValueError(f"direction must be 'best' or 'worst', not {direction!r}")
     scores = np.asarray(scores)
     one_row = scores.ndim == 1
-    keys = (-scores if direction == "best" else scores).astype(np.float64, copy=True).reshape(-1, scores.shape[-1])
+    # Keys keep a float score's own precision (a float32 model's scores are ranked as float32).
+    dtype = scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64
+    keys = (-scores if direction == "best" else scores).astype(dtype, copy=True).reshape(-1, scores.shape[-1])
     keys[~np.isfinite(keys)] = np.inf
     if blocked is not None:
         keys[np.asarray(blocked).reshape(keys.shape)] = np.inf

@@ -94,6 +94,9 @@ class Recommender(Protocol):
       uses it when present.
     * ``personalised``: whether a person's own ratings move the predictions (``False`` when everyone
       gets the same scores); frontends and commands read it instead of checking names.
+    * Optional: ``fold_in_engagement_batch(matrix)`` (float32 ``(rows, len(item_ids))``, how likely
+      each person rates each item, > 0) and ``stars_weights`` (``{"best": w, "worst": w}``): lists
+      rank by ``log(engagement) +/- w * stars``, else by stars; ``tune_space``: options to search.
     """
 
     Config: ClassVar[type]

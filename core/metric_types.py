@@ -1,7 +1,5 @@
-"""The data that metrics consume and return (see :class:`deepcart.contracts.Metric`).
-
-:class:`RatingPairs` for accuracy and correlation metrics (RMSE, Pearson), :class:`Rankings` for
-top-K metrics; both are column arrays over all evaluated users, so metrics vectorise with numpy.
+"""The data metrics consume and return (:class:`deepcart.contracts.Metric`): :class:`RatingPairs` for
+accuracy and correlation metrics, :class:`Rankings` for top-K metrics; column arrays over all users.
 """
 
 from __future__ import annotations

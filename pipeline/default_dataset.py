@@ -82,3 +82,20 @@ def generate_with_progress(generate, out: Path, reviews: int, seed: int, progres
     with tqdm(total=reviews, unit=" reviews", unit_scale=True, desc="synth", disable=not progress,
               file=sys.stderr) as bar:
         return generate(out, n_reviews=reviews, seed=seed, progress=bar.update, force=force)
+
+
+def tag_or_default(registry, data_tag: str | None, data_dir: Path, *, echo, progress: bool) -> tuple[str, Path]:
+    """The tag a command works on: ``data_tag``, or the embedded default, built (or rebuilt) on first use.
+
+    :returns: ``(tag name, tag folder)``.
+    """
+    from deepcart.pipeline.tags import existing_tag_path, tag_path
+
+    if not data_tag:
+        data_tag = DEFAULT_TAG
+        stale = stale_default_tag(data_dir)
+        if stale:
+            echo("The embedded default dataset was made by an older synthetic generator: rebuilding it.")
+        if stale or not tag_path(data_tag, data_dir).exists():
+            ensure_default_tag(registry, data_dir, echo=echo, progress=progress, force=stale)
+    return data_tag, existing_tag_path(data_tag, data_dir)

@@ -5,12 +5,13 @@ dashboard does for a new person) and is judged on their *check* ratings:
 
 * rating metrics (``rmse``, ``pearson``, ...) compare predicted and actual ratings of check items;
 * ranking metrics (``map@k``, ``ndcg@k``, ...) rank the user's **candidates** - every catalogue item
-  not in their input (optionally only items with at least ``min_engagement`` ratings in train) - and
-  look for the relevant check items in the top K. Direction ``best``: relevant = check rating >= 4,
-  ranked by descending predicted score. Direction ``worst``: relevant = check rating <= 2, ranked by
-  ascending predicted score.
+  not in their input (optionally only items with at least ``min_engagement`` ratings in train, a
+  number or one per direction) - and look for the relevant check items in the top K. Direction
+  ``best``: relevant = check rating >= 4; direction ``worst``: relevant = check rating <= 2; each
+  ranked by the model's relevance for that direction (engagement and predicted stars together,
+  :func:`deepcart.pipeline.rank.relevance`; by stars alone for a model without engagement).
 
-Ranking is :func:`deepcart.pipeline.rank.top_k_by_score`, whose one tie rule (equal scores: more
+Ranking is :func:`deepcart.pipeline.rank.rank_scored`, whose one tie rule (equal relevance: more
 train ratings first, then catalogue order, in both directions) picks and the dashboard share; items
 the model cannot score (NaN) are never candidates.
 
@@ -20,7 +21,7 @@ catalogue size; no users x items matrix is ever materialised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 
 from deepcart.errors import DeepcartError
 from deepcart.metric_types import MetricResult, RatingPairs, Rankings
-from deepcart.pipeline.rank import DIRECTIONS, top_k_by_score
+from deepcart.pipeline.rank import DIRECTIONS, Scored, rank_scored, score_people
 from deepcart.toolkit.id_index import IdIndex, lookup
 
 #: Relevance thresholds of the two directions (check rating >= 4 / <= 2).
@@ -113,20 +114,11 @@ def train_item_counts(train, item_ids: np.ndarray) -> np.ndarray:
     return np.where(found, per_item[pos], 0)
 
 
-def score_rows(model, rows) -> np.ndarray:
-    """Fold-in scores for each row of a CSR input matrix (columns in ``model.item_ids`` order).
-
-    Uses the model's vectorised ``fold_in_batch`` when it has one, else ``fold_in`` per person.
-    """
-    if hasattr(model, "fold_in_batch"):
-        return np.asarray(model.fold_in_batch(rows), dtype=np.float32)
-    items = np.asarray(model.item_ids)
-    out = np.empty(rows.shape, dtype=np.float32)
-    for r in range(rows.shape[0]):
-        lo, hi = rows.indptr[r], rows.indptr[r + 1]
-        history = list(zip(items[rows.indices[lo:hi]].tolist(), rows.data[lo:hi].tolist()))
-        out[r] = model.fold_in(history)
-    return out
+def engagement_rule(min_engagement: int | Mapping[str, int]) -> dict[str, int]:
+    """``--min-engagement`` as one number per direction."""
+    if isinstance(min_engagement, Mapping):
+        return {d: int(min_engagement.get(d, 0)) for d in DIRECTIONS}
+    return {d: int(min_engagement) for d in DIRECTIONS}
 
 
 @dataclass
@@ -137,6 +129,8 @@ class EvalReport:
     per_user: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     user_ids: np.ndarray | None = None
     n_users: int = 0
+    #: Each user's top-K columns per direction (``-1`` pads), as ranked.
+    ranked: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def evaluate(
@@ -146,47 +140,62 @@ def evaluate(
     registry,
     *,
     directions: Sequence[str] = DIRECTIONS,
-    min_engagement: int = 0,
+    min_engagement: int | Mapping[str, int] = 0,
     item_counts: np.ndarray | None = None,
     save_rankings: Path | None = None,
     save_predictions: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    scorer: Callable[[Any], Scored] | None = None,
 ) -> EvalReport:
-    """Score every user of ``tables`` by fold-in and compute ``metrics`` in each direction."""
+    """Score every user of ``tables`` by fold-in and compute ``metrics`` in each direction.
+
+    :param min_engagement: candidates need at least this many train ratings (one number, or one
+        per direction: ``{"best": 0, "worst": 5}``).
+    :param scorer: ``scorer(input_rows) -> Scored``; default :func:`deepcart.pipeline.rank.score_people`
+        of ``model`` (``deepcart compare`` passes its baselines and peers this way).
+    """
     import scipy.sparse as sp
 
     n_users, n_items = tables.inputs.shape
     instances = {m.name: registry.create("metric", m.name) for m in metrics}
     k_max = max([m.k for m in metrics if m.k] + [10 if save_rankings else 0])
-    candidates_ok = np.ones(n_items, dtype=bool)
-    if min_engagement and item_counts is not None:
-        candidates_ok = item_counts >= min_engagement
-    batch = max(1, min(4096, SCORE_BUDGET_BYTES // (4 * max(n_items, 1))))
+    floors = engagement_rule(min_engagement)
+    candidates_ok = {d: np.ones(n_items, dtype=bool) for d in directions}
+    if item_counts is not None:
+        candidates_ok = {d: item_counts >= floors[d] for d in directions}
+    # stars, engagement and one relevance array live at once
+    batch = max(1, min(4096, SCORE_BUDGET_BYTES // (12 * max(n_items, 1))))
     ranked = {d: np.full((n_users, k_max), -1, dtype=np.int64) for d in directions}
     ranked_scores = {d: np.full((n_users, k_max), np.nan, dtype=np.float32) for d in directions}
+    ranked_relevance = {d: np.full((n_users, k_max), np.nan, dtype=np.float32) for d in directions}
     checks = tables.checks.tocoo()
     check_pred = np.full(checks.nnz, np.nan, dtype=np.float32)
     check_csr = tables.checks.tocsr()
+    scorer = scorer or (lambda rows: score_people(model, rows))
     for start in range(0, n_users, batch):
         stop = min(start + batch, n_users)
-        scores = score_rows(model, tables.inputs[start:stop])
+        scored = scorer(tables.inputs[start:stop])
+        stars = scored.stars
         # Predictions for the check items of this batch (CSR rows are contiguous in COO order).
         lo, hi = check_csr.indptr[start], check_csr.indptr[stop]
-        check_pred[lo:hi] = scores[checks.row[lo:hi] - start, checks.col[lo:hi]]
+        check_pred[lo:hi] = stars[checks.row[lo:hi] - start, checks.col[lo:hi]]
         if k_max:
-            blocked = ~np.isfinite(scores) | ~candidates_ok[None, :]
+            rated = np.zeros(stars.shape, dtype=bool)
             inp = tables.inputs[start:stop].tocoo()
-            blocked[inp.row, inp.col] = True
+            rated[inp.row, inp.col] = True
             for d in directions:
-                top = top_k_by_score(scores, k_max, direction=d, blocked=blocked, engagement=item_counts)
+                relevance = scored.relevance(d)
+                blocked = rated | ~np.isfinite(relevance) | ~candidates_ok[d][None, :]
+                top = rank_scored(scored, k_max, direction=d, blocked=blocked, counts=item_counts)
                 ranked[d][start:stop] = top
-                ranked_scores[d][start:stop] = np.where(
-                    top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan
-                )
+                safe = np.maximum(top, 0)
+                ranked_scores[d][start:stop] = np.where(top >= 0, np.take_along_axis(stars, safe, axis=1), np.nan)
+                ranked_relevance[d][start:stop] = np.where(
+                    top >= 0, np.take_along_axis(relevance, safe, axis=1), np.nan)
         if progress:
             progress(stop - start)
 
-    report = EvalReport(user_ids=tables.user_ids, n_users=n_users)
+    report = EvalReport(user_ids=tables.user_ids, n_users=n_users, ranked=ranked)
     pairs = RatingPairs(checks.row.astype(np.int64), check_pred.astype(np.float64),
                         checks.data.astype(np.float64), n_users)
     for spec in metrics:
@@ -207,13 +216,15 @@ def evaluate(
             "user_id": tables.user_ids[checks.row], "parent_asin": tables.item_ids[checks.col],
             "predicted": check_pred, "actual": checks.data.astype(np.float32)})
     if save_rankings:
-        cols: dict[str, list[np.ndarray]] = {"user_id": [], "rank": [], "parent_asin": [], "score": [], "direction": []}
+        cols: dict[str, list[np.ndarray]] = {"user_id": [], "rank": [], "parent_asin": [], "score": [],
+                                             "relevance": [], "direction": []}
         for d in directions:
             rows, ranks = np.nonzero(ranked[d] >= 0)
             cols["user_id"].append(tables.user_ids[rows])
             cols["rank"].append(ranks.astype(np.int32) + 1)
             cols["parent_asin"].append(tables.item_ids[ranked[d][rows, ranks]])
             cols["score"].append(ranked_scores[d][rows, ranks])
+            cols["relevance"].append(ranked_relevance[d][rows, ranks])
             cols["direction"].append(np.full(len(rows), d))
         write_parquet(save_rankings, {k: np.concatenate(v) for k, v in cols.items()})
     return report

@@ -1,9 +1,11 @@
 """Picks: the worst (or best) surviving products with non-trivial engagement for one person.
 
 :func:`pick` asks a model to fold in a person's ratings, keeps the items they have not rated that
-have at least ``min_engagement`` ratings in the dataset, and returns the ``k`` with the lowest
-predicted rating (``direction="worst"``) or the highest (``"best"``), ranked by
-:func:`deepcart.pipeline.rank.top_k_by_score` (equal scores: most rated first, as everywhere).
+have at least ``min_engagement`` ratings in the dataset, and returns the ``k`` most relevant for
+the direction: likely to be met and rated low (``direction="worst"``) or high (``"best"``), by the
+one rule of :func:`deepcart.pipeline.rank.relevance` (by predicted stars alone for a model without
+engagement), ranked by :func:`deepcart.pipeline.rank.rank_scored` (equal relevance: most rated
+first, as everywhere).
 Each pick carries what a person needs to judge it: title, store, price, predicted and mean stars,
 number of ratings, and the most damning real review (lowest rating, then most helpful votes).
 
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from deepcart.pipeline.rank import Scored, rank_scored, score_people
 from deepcart.pipeline.tags import INTERACTIONS, ITEMS
 from deepcart.toolkit.id_index import IdIndex
 
@@ -132,6 +135,9 @@ class Pick:
     review_title: str | None
     review_excerpt: str
     review_helpful_votes: int
+    #: How likely the person is to meet the product, as its engagement's share of the candidates at
+    #: or below it (100: the likeliest); None for a model that ranks by stars alone.
+    likely_percentile: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -159,26 +165,38 @@ class CatalogueScorer:
         """Which of ``asins`` the model was trained on."""
         return self._columns(asins)[1]
 
-    def scores(self, history: Sequence[tuple[str, float]]) -> np.ndarray:
-        """Predicted rating per catalogue row after folding in ``history`` (unknown items skipped)."""
-        out = np.full(len(self.catalogue), np.nan, dtype=np.float32)
+    def scores(self, history: Sequence[tuple[str, float]]) -> Scored:
+        """Predicted stars (and engagement) per catalogue row after folding in ``history``.
+
+        Items the model does not know are skipped; an item rated twice counts with its last rating.
+        Catalogue rows the model has no column for get NaN stars (never ranked).
+        """
         cols, ok = self._columns([asin for asin, _ in history])
-        if hasattr(self.model, "fold_in_batch") and ok.any():
+        batched = hasattr(self.model, "fold_in_batch") or hasattr(self.model, "fold_in_engagement_batch")
+        if batched:
             import scipy.sparse as sp
 
-            values = np.asarray([stars for _, stars in history], dtype=np.float32)[ok]
-            row = sp.csr_matrix((values, (np.zeros(int(ok.sum()), dtype=np.int64), cols[ok])),
+            latest = {int(c): float(r) for c, r, k in zip(cols, (r for _, r in history), ok) if k}
+            row = sp.csr_matrix((np.fromiter(latest.values(), np.float32, len(latest)),
+                                 (np.zeros(len(latest), dtype=np.int64),
+                                  np.fromiter(latest.keys(), np.int64, len(latest)))),
                                 shape=(1, len(self._model_index)))
-            raw = np.asarray(self.model.fold_in_batch(row))[0]
+            raw = score_people(self.model, row)
         else:
-            raw = np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]))
-        out[self.rows] = raw[self.columns]
-        return out
+            raw = Scored(np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]),
+                                    dtype=np.float32)[None, :])
+        stars = np.full(len(self.catalogue), np.nan, dtype=np.float32)
+        stars[self.rows] = raw.stars[0, self.columns]
+        engagement = None
+        if raw.engagement is not None:
+            engagement = np.full(len(self.catalogue), np.nan, dtype=np.float32)
+            engagement[self.rows] = raw.engagement[0, self.columns]
+        return Scored(stars, engagement, raw.stars_weights)
 
 
 def pick(
     catalogue: Catalogue,
-    scores: np.ndarray,
+    scores: Scored | np.ndarray,
     history: Sequence[tuple[str, float]],
     *,
     k: int = 10,
@@ -187,16 +205,21 @@ def pick(
 ) -> list[Pick]:
     """The ``k`` worst (or best) unrated items with at least ``min_engagement`` ratings.
 
-    ``scores`` are the person's scores over ``catalogue`` rows (e.g. ``CatalogueScorer.scores``);
-    ``history`` is what they rated, so it is never picked. Ranked by :mod:`deepcart.pipeline.rank`.
+    ``scores`` are the person's scores over ``catalogue`` rows (``CatalogueScorer.scores``; a plain
+    array is predicted stars alone); ``history`` is what they rated, so it is never picked. Ranked
+    by :mod:`deepcart.pipeline.rank`.
     """
-    from deepcart.pipeline.rank import top_k_by_score
-
     cat = catalogue
+    scored = scores if isinstance(scores, Scored) else Scored(np.asarray(scores, dtype=np.float32))
     blocked = cat.n_ratings < min_engagement
     rated, found = cat.index_of([h[0] for h in history])
     blocked[rated[found]] = True
-    ranked = top_k_by_score(scores, k, direction=direction, blocked=blocked, engagement=cat.n_ratings)
+    ranked = rank_scored(scored, k, direction=direction, blocked=blocked, counts=cat.n_ratings)
+    likely = None
+    if scored.engagement is not None:
+        pool = np.sort(scored.engagement[~blocked & np.isfinite(scored.engagement)])
+        likely = lambda row: round(100.0 * np.searchsorted(pool, scored.engagement[row], side="right")  # noqa: E731
+                                   / max(len(pool), 1), 1)
     picks = []
     for rank, row in enumerate(ranked[ranked >= 0].tolist(), start=1):
         picks.append(Pick(
@@ -205,13 +228,14 @@ def pick(
             title=cat.titles[row],
             store=cat.stores[row],
             price=None if np.isnan(cat.prices[row]) else float(cat.prices[row]),
-            predicted=round(float(scores[row]), 3),
+            predicted=round(float(scored.stars[row]), 3),
             mean_rating=round(float(cat.mean_rating[row]), 3),
             n_ratings=int(cat.n_ratings[row]),
             review_rating=float(cat.review_rating[row]),
             review_title=cat.review_title[row],
             review_excerpt=excerpt(cat.review_text[row]),
             review_helpful_votes=int(cat.review_votes[row]),
+            likely_percentile=likely(row) if likely else None,
         ))
     return picks
 
@@ -221,10 +245,14 @@ def render_picks(picks: Sequence[Pick], direction: str) -> str:
     if not picks:
         return "No candidates: lower --min-engagement or rate fewer items."
     lines = [f"{'Worst' if direction == 'worst' else 'Best'} picks:"]
+    if any(p.likely_percentile is not None for p in picks):
+        lines.append(f"(ranked by how likely you are to meet each product and how "
+                     f"{'low' if direction == 'worst' else 'high'} you would rate it)")
     for p in picks:
         price = f"${p.price:,.2f}" if p.price is not None else "price n/a"
+        likely = f" · likely: top {max(100 - p.likely_percentile, 0.1):.1f}%" if p.likely_percentile is not None else ""
         lines.append(f"{p.rank:>3}. {p.title or p.parent_asin} [{p.parent_asin}]")
-        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★ · "
+        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{likely} · "
                      f"mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
         if p.review_excerpt:
             lines.append(f"     {p.review_rating:.0f}★ \"{p.review_title or ''}\": {p.review_excerpt}")

@@ -5,6 +5,22 @@ dashboard all rank a person's candidates with :func:`top_k_by_score`, so they ag
 
 **Direction.** ``best`` ranks by descending score, ``worst`` by ascending score.
 
+**Relevance: engagement and stars together.** A recommender scores a person twice: the stars it
+predicts for each item, ``r``, and, where it models it, how likely the person is to rate the item
+at all, ``e > 0`` (:mod:`deepcart.toolkit.engagement`). A list ranks by the relevance::
+
+    best:   log(e) + w_best  * r          (descending)
+    worst:  log(e) - w_worst * r          (descending: likely to be met AND rated low first)
+
+``w`` is the recommender's ``stars_weights[direction]`` (its ``best_stars_weight`` /
+``worst_stars_weight`` options): how many units of log-engagement one predicted star is worth.
+``w = 0`` ranks by engagement alone; a very large ``w`` by stars alone, which is also the rule for
+a recommender without engagement (relevance ``r`` for best, ``-r`` for worst). The product form
+reads as ``P(rated) x exp(w r)``: on real data the held-out ratings are items a person did engage
+with, so a list of low predicted stars among items nobody like them buys confirms nothing
+(``README.md``, "Quality on real data"). :class:`Scored` holds both halves and
+:func:`rank_scored` ranks them; evaluation, picks and the dashboard all go through it.
+
 **Tie rule.** Equal scores are ordered by engagement, most first (an item's number of train
 ratings, where the caller knows it: evaluation and the picks do), then by catalogue position,
 lowest first, in both directions. A catalogue (a model's ``item_ids``, a dataset's item table) is
@@ -13,6 +29,9 @@ have no finite score are never ranked; a list with fewer candidates than ``k`` i
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,3 +92,68 @@ def top_k_by_score(scores: np.ndarray, k: int, *, direction: str, blocked: np.nd
         ranked = top_k(keys[:, order], k)
         ranked = np.where(ranked >= 0, order[np.maximum(ranked, 0)], -1)
     return ranked[0] if one_row else ranked
+
+
+def relevance(stars: np.ndarray, engagement: np.ndarray | None, stars_weight: float, direction: str) -> np.ndarray:
+    """The ranking key of the module docs: higher ranks first, in either direction; NaN stars stay NaN."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be 'best' or 'worst', not {direction!r}")
+    sign = 1.0 if direction == "best" else -1.0
+    stars = np.asarray(stars, dtype=np.float32)
+    if engagement is None:
+        return sign * stars
+    with np.errstate(divide="ignore"):
+        key = np.log(np.maximum(np.asarray(engagement, dtype=np.float32), np.float32(1e-30)))
+    key += np.float32(sign * stars_weight) * stars
+    return key
+
+
+@dataclass
+class Scored:
+    """A model's scores of some people: predicted stars and, where it has one, engagement.
+
+    :ivar stars: ``(people, items)`` or ``(items,)`` predicted stars, NaN where it cannot score.
+    :ivar engagement: the same shape, > 0, or None when the model ranks by stars alone.
+    :ivar stars_weights: ``{"best": w, "worst": w}``, the mix of :func:`relevance`.
+    """
+
+    stars: np.ndarray
+    engagement: np.ndarray | None = None
+    stars_weights: Mapping[str, float] = field(default_factory=dict)
+
+    def relevance(self, direction: str) -> np.ndarray:
+        """The ranking key for ``direction`` (higher first)."""
+        return relevance(self.stars, self.engagement, self.stars_weights.get(direction, 0.0), direction)
+
+
+def score_people(model, rows) -> Scored:
+    """Fold-in scores of each row of a CSR ratings matrix (columns in ``model.item_ids`` order).
+
+    Stars come from the model's vectorised ``fold_in_batch`` when it has one (else ``fold_in`` per
+    person); engagement from its optional ``fold_in_engagement_batch``.
+    """
+    if hasattr(model, "fold_in_batch"):
+        stars = np.asarray(model.fold_in_batch(rows), dtype=np.float32)
+    else:
+        items = np.asarray(model.item_ids)
+        stars = np.empty(rows.shape, dtype=np.float32)
+        for r in range(rows.shape[0]):
+            lo, hi = rows.indptr[r], rows.indptr[r + 1]
+            stars[r] = model.fold_in(list(zip(items[rows.indices[lo:hi]].tolist(), rows.data[lo:hi].tolist())))
+    engagement = None
+    if hasattr(model, "fold_in_engagement_batch"):
+        engagement = model.fold_in_engagement_batch(rows)
+    if engagement is not None:
+        engagement = np.asarray(engagement, dtype=np.float32)
+        if engagement.shape != stars.shape:
+            raise ValueError(f"engagement has shape {engagement.shape}, stars {stars.shape}")
+    return Scored(stars, engagement, dict(getattr(model, "stars_weights", {}) or {}))
+
+
+def rank_scored(scored: Scored, k: int, *, direction: str, blocked: np.ndarray | None = None,
+                counts: np.ndarray | None = None) -> np.ndarray:
+    """Columns of the ``k`` most relevant items per row for ``direction``.
+
+    :param counts: ``(n_items,)`` train rating counts for the tie rule (equal relevance: more first).
+    """
+    return top_k_by_score(scored.relevance(direction), k, direction="best", blocked=blocked, engagement=counts)

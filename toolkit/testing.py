@@ -173,6 +173,27 @@ class RecommenderContract:
             c = self.make(deepcart_registry).fit(toy_ratings, seed=8).predict(list(toy_ratings.user_ids[:5]))
             assert not np.array_equal(a, c), "another seed gave the same model: is the seed used?"
 
+    def test_engagement_when_ranked_by_it(self, fitted, toy_ratings, deepcart_registry, tmp_path: Path) -> None:
+        """A model that ranks by engagement scores every item > 0, folds people in like its stars,
+        keeps it through save/load, and says how it mixes it with the stars."""
+        import scipy.sparse as sp
+
+        if not hasattr(fitted, "fold_in_engagement_batch"):
+            pytest.skip(f"{self.recommender} ranks by stars alone")
+        rows = sp.csr_matrix((toy_ratings.values, (toy_ratings.users, toy_ratings.items)),
+                             shape=toy_ratings.shape)[:8]
+        engagement = fitted.fold_in_engagement_batch(rows)
+        if engagement is None:
+            pytest.skip(f"{self.recommender} runs without engagement in this configuration")
+        assert engagement.shape == (8, len(fitted.item_ids))
+        assert np.isfinite(engagement).all() and (engagement > 0).all()
+        weights = fitted.stars_weights
+        assert set(weights) == {"best", "worst"} and all(w >= 0 for w in weights.values())
+        fitted.save(tmp_path / "model")
+        loaded = deepcart_registry.get("recommender", self.recommender).obj.load(tmp_path / "model")
+        np.testing.assert_allclose(loaded.fold_in_engagement_batch(rows), engagement, rtol=1e-5)
+        assert loaded.stars_weights == weights
+
     def test_bad_config_names_the_field(self, deepcart_registry) -> None:
         with pytest.raises(ConfigError, match="no_such_option"):
             self.make(deepcart_registry, no_such_option=1)

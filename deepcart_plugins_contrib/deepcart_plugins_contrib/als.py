@@ -51,6 +51,13 @@ import pydantic
 from deepcart import hookimpl
 from deepcart.ratings import Ratings
 
+from deepcart.toolkit.engagement import (
+    EngagementOptions,
+    EngagementRanking,
+    engagement_arrays,
+    engagement_from_arrays,
+    fit_engagement,
+)
 from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.baseline import (
     Baseline,
@@ -61,15 +68,13 @@ from deepcart.toolkit.baseline import (
 )
 from deepcart.toolkit.model_files import load_model_files, save_model_files
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Training ratings scored per block while calibrating.
 CALIBRATION_BLOCK = 1 << 20
 
 
-class AlsConfig(pydantic.BaseModel):
-    """Options of the ``als`` recommender."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
+class AlsConfig(EngagementOptions):
+    """Options of the ``als`` recommender (and deepcart's shared ranking options)."""
 
     factors: int = pydantic.Field(32, ge=1, le=1024, description="latent factors per user and item")
     regularization: float = pydantic.Field(10.0, gt=0, description="L2 weight on the factors")
@@ -81,10 +86,12 @@ class AlsConfig(pydantic.BaseModel):
     threads: int = pydantic.Field(1, ge=0, description="implicit's num_threads (0: every core)")
 
 
-class AlsRecommender:
+class AlsRecommender(EngagementRanking):
     """Alternating least squares from the implicit library, calibrated to star ratings."""
 
     Config: ClassVar[type] = AlsConfig
+    #: What ``deepcart tune`` searches (besides the engagement options and the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"factors": [32, 64], "regularization": [1.0, 10.0], "alpha": [1.0, 2.0]}
     #: A person's own ratings move the predictions (see the Recommender contract).
     personalised: ClassVar[bool] = True
 
@@ -121,6 +128,7 @@ class AlsRecommender:
         rows = rating_rows(train.csr(), len(train.item_ids))
         self._items, self._users = IdIndex(train.item_ids), IdIndex(train.user_ids)
         self._baseline = Baseline.fit(rows, cfg.damping)
+        self._engagement = fit_engagement(rows, self.config)
         self._user_bias = self._baseline.user_bias(rows)
         confidence = self._confidence(rows, self._user_bias)
         with _one_blas_thread():
@@ -215,7 +223,7 @@ class AlsRecommender:
         save_model_files(folder, self.config, {
             "items": self._items.ids, "users": self._users.ids, "mu": np.array(self._baseline.mu),
             "item_bias": self._baseline.item_bias, "user_bias": self._user_bias,
-            "calibration": np.array(self._calibration),
+            "calibration": np.array(self._calibration), **engagement_arrays(self._engagement),
         }, kind="als", format_version=FORMAT_VERSION)
         self._model.save(str(Path(folder) / "als.npz"))
 
@@ -231,6 +239,7 @@ class AlsRecommender:
         model._user_bias = data["user_bias"]
         a, c = data["calibration"].tolist()
         model._calibration = (float(a), float(c))
+        model._engagement = engagement_from_arrays(data, len(model._items))
         with _one_blas_thread():
             model._model = AlternatingLeastSquares.load(str(Path(folder) / "als.npz"))
         return model

@@ -22,11 +22,13 @@ expectation gets that item above its baseline too. With no ratings, or only item
 ``i``, the prediction is the baseline.
 
 **Memory.** The closed form needs dense items x items matrices: the float64 gram matrix,
-inverted in place, and the float32 ``B`` (12 bytes per cell at the peak). Before allocating
-anything, ``fit`` checks ``3 * 8 * n_items**2`` bytes (twice that, as a margin for the BLAS
-workspace and the rest of the process) against 80% of the memory available (``MemAvailable`` in
-``/proc/meminfo``) and refuses a catalogue that does not fit, with a message naming the size, the
-need, what is available and the way out:
+inverted in place by Cholesky (:func:`spd_inverse_in_place`), and the float32 ``B`` made from it:
+12 bytes per cell at the peak (:func:`planned_bytes`), which is what was measured: All_Beauty
+0-core, 25,319 items, planned 7.69 GB, peak RSS of the whole ``deepcart evaluate`` process 7.96 GB
+(the run that crashed before this plan existed had planned 15.4 GB; ``benchmarks/README.md``).
+Before allocating anything, ``fit`` plans that and refuses,
+with a message naming the size, the need, what is available and the way out, a catalogue whose
+plan exceeds 85% of the memory available (``MemAvailable`` in ``/proc/meminfo``):
 ``-o max_items=N`` keeps the ``N`` most rated items in ``B`` (ties to the lower column). The other
 items are still predicted, by their baseline ``b_ui`` (which knows the item's mean and the user's
 bias, so they are never NaN); their ratings still count in ``b_u``, but they neither receive nor
@@ -51,6 +53,13 @@ from deepcart import hookimpl
 from deepcart.errors import DeepcartError
 from deepcart.ratings import Ratings
 
+from deepcart.toolkit.engagement import (
+    EngagementOptions,
+    EngagementRanking,
+    engagement_arrays,
+    engagement_from_arrays,
+    fit_engagement,
+)
 from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.baseline import (
     Baseline,
@@ -61,24 +70,24 @@ from deepcart.toolkit.baseline import (
 )
 from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 
-FORMAT_VERSION = 1
-#: Bytes per catalogue cell that fitting plans for: the peak is 12 (float64 gram inverted in
-#: place + float32 B); three float64 matrices leave a margin.
-BYTES_PER_CELL = 3 * 8
-#: Share of the available memory that fitting may plan to use.
-MEMORY_SHARE = 0.8
+FORMAT_VERSION = 2
+#: Bytes per catalogue cell at the peak of fitting: the float64 gram, inverted in place, and the
+#: float32 B made from it (measured: see the module docstring).
+BYTES_PER_CELL = 8 + 4
+#: Share of the available memory that fitting may plan to use (the rest: the process, the OS).
+MEMORY_SHARE = 0.85
 #: Gram matrix columns computed per sparse product.
 GRAM_BLOCK = 1024
+#: Rows mirrored at a time after the in-place inversion.
+MIRROR_BLOCK = 512
 
 
 class CatalogueTooLargeError(DeepcartError):
     """The dense items x items matrices of EASE would not fit in the available memory."""
 
 
-class EaseConfig(pydantic.BaseModel):
-    """Options of the ``ease`` recommender."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
+class EaseConfig(EngagementOptions):
+    """Options of the ``ease`` recommender (and deepcart's shared ranking options)."""
 
     l2: float = pydantic.Field(
         50.0, gt=0, description="L2 regularisation added to the gram matrix's diagonal"
@@ -89,10 +98,12 @@ class EaseConfig(pydantic.BaseModel):
     )
 
 
-class EaseRecommender:
+class EaseRecommender(EngagementRanking):
     """EASE (Steck 2019): closed-form item-item regression on rating residuals, dense."""
 
     Config: ClassVar[type] = EaseConfig
+    #: What ``deepcart tune`` searches (besides the engagement options and the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"l2": [50.0, 200.0, 500.0]}
     #: A person's own ratings move the predictions (see the Recommender contract).
     personalised: ClassVar[bool] = True
 
@@ -124,14 +135,13 @@ class EaseRecommender:
 
     def fit(self, train: Ratings, *, seed: int = 0, validation=None) -> EaseRecommender:
         """Fit the baseline and ``B`` (deterministic: ``seed`` is not used)."""
-        import scipy.linalg
-
         n_items = len(train.item_ids)
         rows = rating_rows(train.csr(), n_items)
         self._items = IdIndex(train.item_ids)
         self._users = IdIndex(train.user_ids)
         self._train = rows
         self._baseline = Baseline.fit(rows, self.config.damping)
+        self._engagement = fit_engagement(rows, self.config)
         self._kept = self._popular_items(rows)
         check_memory(len(self._kept), n_items)
         self._prepare()
@@ -139,10 +149,7 @@ class EaseRecommender:
         residual = self._residual_rows(rows)  # users x kept, float32
         gram = _gram(residual.astype(np.float64))
         gram[np.diag_indices_from(gram)] += self.config.l2
-        # The gram matrix is symmetric, so its transpose (a Fortran-ordered view of the same
-        # memory) is the same matrix: LAPACK then inverts it in place, without a copy.
-        inverse = scipy.linalg.inv(gram.T, overwrite_a=True, check_finite=False)
-        del gram
+        inverse = spd_inverse_in_place(gram)
         diagonal = np.diag(inverse).copy()
         inverse /= -diagonal[None, :]  # B_ij = -P_ij / P_jj
         np.fill_diagonal(inverse, 0.0)
@@ -214,7 +221,7 @@ class EaseRecommender:
         save_model_files(folder, self.config, {
             "items": self._items.ids, "users": self._users.ids, "mu": np.array(self._baseline.mu),
             "item_bias": self._baseline.item_bias, "kept": self._kept, "weights": self._weights,
-            **csr_arrays("train", self._train),
+            **csr_arrays("train", self._train), **engagement_arrays(self._engagement),
         }, kind="ease", format_version=FORMAT_VERSION)
 
     @classmethod
@@ -226,6 +233,7 @@ class EaseRecommender:
         model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
         model._kept, model._weights = data["kept"], data["weights"]
         model._train = csr_from_arrays(data, "train", (len(model._users), len(model._items)))
+        model._engagement = engagement_from_arrays(data, len(model._items))
         model._prepare()
         return model
 
@@ -240,6 +248,44 @@ def _gram(residual) -> np.ndarray:
         hi = min(lo + GRAM_BLOCK, n)
         gram[:, lo:hi] = (transposed @ columns[:, lo:hi]).toarray()
     return gram
+
+
+def spd_inverse_in_place(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite float64 matrix, computed in its own memory.
+
+    Cholesky (LAPACK ``dpotrf`` + ``dpotri``) on the Fortran-ordered view of the C-ordered array
+    (the same matrix, being symmetric), then the triangle LAPACK wrote is mirrored a block at a
+    time: no second ``n x n`` array is ever allocated.
+
+    **One BLAS thread.** The OpenBLAS that numpy and scipy ship crashed the whole process (SIGSEGV)
+    when it factorised matrices of 23,100 rows and more on two threads, whether through
+    ``scipy.linalg.inv`` or ``dpotrf`` directly (All_Beauty 0-core, 25,319 items, crashed after
+    the memory check had passed); on one thread the same calls ran. The factorisation therefore
+    runs under ``threadpool_limits(1)``: at most about 2x slower on a two-core machine, never a
+    crash.
+    """
+    from scipy.linalg import lapack
+    from threadpoolctl import threadpool_limits
+
+    if matrix.dtype != np.float64 or not matrix.flags.c_contiguous or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError("expected a square, C-contiguous float64 matrix")
+    view = matrix.T  # Fortran-ordered: LAPACK works in place
+    with threadpool_limits(1, "blas"):
+        factor, info = lapack.dpotrf(view, lower=False, clean=False, overwrite_a=True)
+        if info == 0:
+            factor, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0 or not np.shares_memory(factor, matrix):
+        raise DeepcartError(f"ease: the regularised gram matrix could not be inverted (LAPACK info {info}); "
+                            "raise -o l2")
+    # LAPACK wrote the upper triangle of the view = the lower triangle of ``matrix``.
+    n = matrix.shape[0]
+    for lo in range(0, n, MIRROR_BLOCK):
+        hi = min(lo + MIRROR_BLOCK, n)
+        matrix[lo:hi, hi:] = matrix[hi:, lo:hi].T
+        block = matrix[lo:hi, lo:hi]
+        upper = np.triu_indices(hi - lo, 1)
+        block[upper] = block.T[upper]
+    return matrix
 
 
 def available_memory() -> int | None:
@@ -257,13 +303,35 @@ def available_memory() -> int | None:
         return None
 
 
+def planned_bytes(n_kept: int) -> int:
+    """Memory that fitting ``n_kept`` items allocates at its peak (bytes).
+
+    While the gram matrix is built: itself (8 bytes a cell) and one block of columns, as a sparse
+    product and its dense copy (about 20 bytes a cell of the block); while it is inverted: itself
+    and the float32 ``B`` (12 bytes a cell). The larger of the two.
+    """
+    block = min(GRAM_BLOCK, n_kept)
+    return max(BYTES_PER_CELL * n_kept**2, 8 * n_kept**2 + 20 * n_kept * block)
+
+
+def largest_fitting(budget: float) -> int:
+    """The most items whose :func:`planned_bytes` stays within ``budget``."""
+    low, high = 0, 1
+    while planned_bytes(high) <= budget:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if planned_bytes(middle) <= budget else (low, middle)
+    return low
+
+
 def check_memory(n_kept: int, n_items: int) -> None:
     """Refuse, with the way out, a catalogue whose dense EASE matrices would not fit in memory."""
-    need = BYTES_PER_CELL * n_kept**2
+    need = planned_bytes(n_kept)
     available = available_memory()
     if available is None or need <= MEMORY_SHARE * available:
         return
-    fits = _round_down(math.isqrt(int(MEMORY_SHARE * available / BYTES_PER_CELL)))
+    fits = _round_down(largest_fitting(MEMORY_SHARE * available))
     raise CatalogueTooLargeError(
         f"ease: a catalogue of {n_kept:,} items needs dense {n_kept:,} x {n_kept:,} matrices, about "
         f"{_bytes(need)} of memory, but only {_bytes(available)} is available"

@@ -55,16 +55,50 @@ def test_a_user_who_loves_an_items_neighbours_gets_it_above_its_baseline(deepcar
 
 def test_a_catalogue_too_big_for_memory_is_refused_with_the_way_out(deepcart_registry, toy_ratings,
                                                                     monkeypatch):
-    monkeypatch.setattr(ease, "available_memory", lambda: 10_000)  # 40 items need 38,400 bytes
+    monkeypatch.setattr(ease, "available_memory", lambda: 10_000)  # 40 items need 44,800 bytes
     model = deepcart_registry.create("recommender", "ease")
     with pytest.raises(ease.CatalogueTooLargeError) as caught:
         model.fit(toy_ratings)
     message = caught.value.message
-    assert "40 items" in message and "37.5 KB" in message and "9.8 KB" in message
-    assert "-o max_items=N" in message and "N = 18 fits" in message
+    assert "40 items" in message and "43.8 KB" in message and "9.8 KB" in message
+    assert "-o max_items=N" in message and "N = 17 fits" in message
     # Following the advice works.
-    capped = deepcart_registry.create("recommender", "ease", {"max_items": 18}).fit(toy_ratings)
-    assert len(capped.kept_items) == 18
+    capped = deepcart_registry.create("recommender", "ease", {"max_items": 17}).fit(toy_ratings)
+    assert len(capped.kept_items) == 17
+
+
+def test_the_memory_plan_is_the_real_peak():
+    """The check plans what fitting really allocates: not less (a crash), not twice as much (a refusal
+    of what would fit, as the old 24-bytes-a-cell plan did)."""
+    import tracemalloc
+
+    from deepcart.ratings import Ratings
+
+    rng = np.random.default_rng(0)
+    n_users, n_items, n = 3000, 1500, 60_000
+    ratings = Ratings.from_triples(rng.integers(0, n_users, n).astype(str), rng.integers(0, n_items, n).astype(str),
+                                   rng.integers(1, 6, n).astype(float))
+    model = ease.EaseRecommender(ease.EaseConfig(engagement="none"))
+    tracemalloc.start()
+    try:
+        model.fit(ratings)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    planned = ease.planned_bytes(len(model.kept_items))
+    assert 0.8 * planned <= peak <= 1.15 * planned, (peak, planned)
+
+
+def test_the_inverse_is_computed_in_place_and_exact():
+    rng = np.random.default_rng(1)
+    for n in (1, 7, 600, 1300):  # 1300 > two mirror blocks
+        a = rng.standard_normal((n, 40))
+        gram = a @ a.T + 3.0 * np.eye(n)
+        expected = np.linalg.inv(gram)
+        inverse = ease.spd_inverse_in_place(gram)
+        assert np.shares_memory(inverse, gram)
+        np.testing.assert_allclose(inverse, expected, atol=1e-9)
+        np.testing.assert_array_equal(inverse, inverse.T)
 
 
 def test_the_refusal_is_a_clean_command_line_error(monkeypatch):

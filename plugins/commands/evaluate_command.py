@@ -31,11 +31,12 @@ from deepcart.pipeline.evaluate import DEFAULT_METRICS
 @click.option("--splitter", default=DEFAULT_SPLITTER, show_default=True, help="Splitter that makes the split.")
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (and of training).")
-@click.option("--min-engagement", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Rank only items with at least this many ratings in train.")
+@click.option("--min-engagement", default="0", show_default=True, metavar="N or best=N,worst=N",
+              help="Rank only items with at least this many ratings in train (one number, or one per direction).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--save-rankings", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write each user's top-K (user_id, rank, parent_asin, score, direction) as Parquet.")
+              help="Write each user's top-K (user_id, rank, parent_asin, score = predicted stars, relevance, "
+                   "direction) as Parquet.")
 @click.option("--save-predictions", type=click.Path(dir_okay=False, path_type=Path),
               help="Write predictions for check items (user_id, parent_asin, predicted, actual) as Parquet.")
 @click.option("--per-user", type=click.Path(dir_okay=False, path_type=Path),
@@ -50,12 +51,14 @@ def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, option
     Each held-out user is scored from their input ratings alone (fold-in) and judged on their check
     ratings. Ranking metrics are reported in both directions: `best` (what they will like) and
     `worst` (the worst products with non-trivial engagement). Candidates are the items a user has
-    not rated in their input; equal scores rank by item order. Definitions are in the README.
+    not rated in their input, ranked by the model's relevance: how likely the person is to meet an
+    item and the stars they would give it, together. Definitions are in the README.
     """
     import numpy as np
     from tqdm import tqdm
 
     from deepcart.config import parse_options
+    from deepcart.pipeline.compare import parse_min_engagement
     from deepcart.pipeline.evaluate import (
         default_metrics, evaluate, load_part, parse_metric, per_user_columns, render_table, train_item_counts,
         write_parquet,
@@ -70,6 +73,7 @@ def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, option
     if options and not recommender:
         raise click.UsageError("-o/--option configures --recommender; a saved model keeps its options")
     registry = plugins.registry
+    floors = parse_min_engagement(min_engagement)  # a typo fails before any training
     tag_dir = existing_tag_path(data_tag, data_dir)
     echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     specs = [parse_metric(m, default_k, registry) for m in (metrics or default_metrics(registry))]
@@ -90,7 +94,8 @@ def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, option
     directions = ("best", "worst") if direction == "both" else (direction,)
     with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
               disable=quiet or not sys.stderr.isatty()) as bar:
-        report = evaluate(model, tables, specs, registry, directions=directions, min_engagement=min_engagement,
+        report = evaluate(model, tables, specs, registry, directions=directions,
+                          min_engagement=floors,
                           item_counts=item_counts, save_rankings=save_rankings,
                           save_predictions=save_predictions, progress=bar.update)
     if per_user:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import time
@@ -22,40 +21,6 @@ DATA_DIR_OPTION = click.option(
 
 def _echo(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
-
-
-def fit_recommender(registry, name: str, options: dict[str, Any], split, *, seed: int, echo) -> Any:
-    """Fit recommender ``name`` on a split's train part, early-stopping on its validation users."""
-    from deepcart.pipeline.ratings_io import paired_ratings, ratings_from_parquet
-
-    model = registry.create("recommender", name, options)
-    train = ratings_from_parquet(split.part("train"))
-    kwargs: dict[str, Any] = {"seed": seed}
-    if "validation" in inspect.signature(model.fit).parameters:
-        kwargs["validation"] = paired_ratings(split.part("val_input"), split.part("val_check"), items=train.item_ids)
-    echo(f"Training {name} on {len(train):,} ratings by {train.shape[0]:,} users of {train.shape[1]:,} items ...")
-    started = time.perf_counter()
-    model.fit(train, **kwargs)
-    echo(f"Trained {name} in {time.perf_counter() - started:.1f} s.")
-    return model, train
-
-
-def evaluate_model(model, split, part: str, metric_names, registry, *, k: int = 10, min_engagement: int = 0,
-                   train=None, quiet: bool = True):
-    """Evaluate a fitted model on ``part`` of ``split``; returns the :class:`EvalReport`."""
-    import numpy as np
-    from tqdm import tqdm
-
-    from deepcart.pipeline.evaluate import evaluate, load_part, parse_metric, train_item_counts
-
-    specs = [parse_metric(m, k, registry) for m in metric_names]
-    item_ids = np.asarray(model.item_ids).astype(str)
-    counts = train_item_counts(train, item_ids) if train is not None else None
-    tables = load_part(split, part, item_ids)
-    with tqdm(total=len(tables.user_ids), desc=f"scoring {part} users", unit=" users", file=sys.stderr,
-              disable=quiet or not sys.stderr.isatty()) as bar:
-        return evaluate(model, tables, specs, registry, min_engagement=min_engagement, item_counts=counts,
-                        progress=bar.update)
 
 
 def _options(registry, recommender: str, pairs, epochs: int | None) -> dict[str, Any]:
@@ -88,9 +53,10 @@ def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out
     on the validation users where it supports that, and its validation metrics go into the model's
     manifest.json with its config, the dataset tag and the hash of the tag's manifest.
     """
+    from deepcart.pipeline.experiment import evaluate_model, fit_recommender
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
-    from deepcart.pipeline.tags import existing_tag_path
     from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.tags import existing_tag_path
 
     if out.exists() and not force:
         raise click.ClickException(f"{out} already exists; use --force to replace it")
@@ -235,14 +201,14 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     trained model is saved under <data dir>/models/<tag>/ (a new folder per run).
     """
 
-    from deepcart.pipeline.tags import default_data_dir, tag_path
+    from deepcart.pipeline.default_dataset import tag_or_default
+    from deepcart.pipeline.evaluate import default_metrics
+    from deepcart.pipeline.experiment import evaluate_model, fit_recommender
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
-    from deepcart.pipeline.default_dataset import DEFAULT_TAG, ensure_default_tag, stale_default_tag
-    from deepcart.pipeline.evaluate import default_metrics
-    from deepcart.pipeline.tags import existing_tag_path
     from deepcart.pipeline.ratings_io import ratings_from_parquet
     from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.tags import default_data_dir
 
     registry = plugins.registry
     echo = _echo(quiet)
@@ -251,15 +217,8 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     for name in recommenders:
         registry.get("recommender", name)  # unknown names fail before any work
     metric_names = metrics or default_metrics(registry)
-    if not data_tag:
-        data_tag = DEFAULT_TAG
-        stale = stale_default_tag(data_dir)
-        if stale:
-            echo("The embedded default dataset was made by an older synthetic generator: rebuilding it.")
-        if stale or not tag_path(data_tag, data_dir).exists():
-            ensure_default_tag(registry, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty(),
-                               force=stale)
-    tag_dir = existing_tag_path(data_tag, data_dir)
+    data_tag, tag_dir = tag_or_default(registry, data_tag, data_dir, echo=echo,
+                                       progress=not quiet and sys.stderr.isatty())
     split = split_dataset(tag_dir, registry, DEFAULT_SPLITTER, seed=seed, echo=echo)
     per_model: dict[str, Any] = {}
     last_model = None

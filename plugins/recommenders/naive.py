@@ -6,13 +6,18 @@ which is ``mu + b_i`` of the shared damped baseline (:mod:`deepcart.toolkit.base
 
 It ignores who is asking, which makes it the baseline every personalised model must beat. Users and
 items never seen in training get NaN, as the recommender contract requires.
+
+Its lists rank by engagement and stars together like every deepcart recommender's
+(:mod:`deepcart.toolkit.engagement`); its default engagement is ``popularity``, which keeps it the
+same for everyone: "popular, and rated low" for worst lists. The ``popularity`` recommender is the
+same model with both stars weights at 0: the classic "most rated first" list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pydantic
@@ -21,27 +26,49 @@ from deepcart import hookimpl
 from deepcart.ratings import Ratings
 from deepcart.toolkit.id_index import lookup
 from deepcart.toolkit.baseline import Baseline
+from deepcart.toolkit.engagement import (
+    EngagementOptions,
+    EngagementRanking,
+    engagement_arrays,
+    engagement_from_arrays,
+    fit_engagement,
+    stars_weight_field,
+)
 from deepcart.toolkit.model_files import load_model_files, save_model_files
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-class NaiveConfig(pydantic.BaseModel):
+class NaiveConfig(EngagementOptions):
     """Options of the ``naive`` recommender."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
-    damping: float = pydantic.Field(5.0, ge=0, description="pseudo-ratings at the global mean per item")
+    # Defaults tuned on the real sets: scripts/tune_defaults.py, benchmarks/tuning.json.
+    damping: float = pydantic.Field(20.0, ge=0, description="pseudo-ratings at the global mean per item")
+    engagement: Literal["item-regression", "popularity", "none"] = pydantic.Field(
+        "popularity", description="popularity keeps the model the same for everyone (see docs)")
+    best_stars_weight: float = stars_weight_field(0.25, "best")
+    worst_stars_weight: float = stars_weight_field(1.0, "worst")
 
 
-class NaiveRecommender:
+class PopularityConfig(NaiveConfig):
+    """Options of the ``popularity`` recommender: ``naive`` ranking by engagement alone."""
+
+    best_stars_weight: float = stars_weight_field(0.0, "best")  # 0: most rated first
+    worst_stars_weight: float = stars_weight_field(0.0, "worst")
+
+
+class NaiveRecommender(EngagementRanking):
     """Item mean rating shrunk towards the global mean (Bayesian damping)."""
 
     Config: ClassVar[type] = NaiveConfig
-    #: Everyone gets the same scores: a person's ratings do not move them.
+    #: What ``deepcart tune`` searches (besides the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"damping": [1.0, 5.0, 20.0]}
+    #: Everyone gets the same scores: a person's ratings do not move them (with ``popularity``
+    #: engagement; ``item-regression`` makes the ranking personal).
     personalised: ClassVar[bool] = False
 
     def __init__(self, config: NaiveConfig | None = None):
-        self.config = config or NaiveConfig()
+        self.config = config or self.Config()
         self._items = np.array([], dtype=str)
         self._users = np.array([], dtype=str)
         self._scores = np.array([], dtype=np.float32)
@@ -51,7 +78,9 @@ class NaiveRecommender:
         return self._items
 
     def fit(self, train: Ratings, *, seed: int = 0, validation=None) -> NaiveRecommender:
-        baseline = Baseline.fit(train.csr(), self.config.damping)
+        csr = train.csr()
+        baseline = Baseline.fit(csr, self.config.damping)
+        self._engagement = fit_engagement(csr, self.config)
         self._scores = (baseline.mu + baseline.item_bias).astype(np.float32)
         self._items = np.asarray(train.item_ids).astype(str)
         self._users = np.asarray(train.user_ids).astype(str)
@@ -88,19 +117,28 @@ class NaiveRecommender:
 
     def save(self, folder: Path) -> None:
         """Write ``weights.npz`` (ids and item means) and ``config.json`` into ``folder``."""
-        save_model_files(folder, self.config, {"items": self._items, "users": self._users, "scores": self._scores},
+        save_model_files(folder, self.config, {"items": self._items, "users": self._users, "scores": self._scores,
+                                               **engagement_arrays(self._engagement)},
                          kind="naive", format_version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: Path) -> NaiveRecommender:
         """Read a model written by :meth:`save` (no pickle)."""
-        config, data = load_model_files(folder, NaiveConfig, kind="naive", format_version=FORMAT_VERSION)
+        config, data = load_model_files(folder, cls.Config, kind="naive", format_version=FORMAT_VERSION)
         model = cls(config)
         model._items, model._users, model._scores = data["items"], data["users"], data["scores"]
+        model._engagement = engagement_from_arrays(data, len(model._items))
         return model
+
+
+class PopularityRecommender(NaiveRecommender):
+    """Most rated first: the popularity list, in both directions (a baseline for comparisons)."""
+
+    Config: ClassVar[type] = PopularityConfig
 
 
 @hookimpl
 def register_recommenders(register) -> None:
-    """Register ``naive``."""
+    """Register ``naive`` and ``popularity``."""
     register("naive", NaiveRecommender)
+    register("popularity", PopularityRecommender)

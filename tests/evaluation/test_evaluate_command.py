@@ -58,7 +58,7 @@ def test_train_then_evaluate_model_and_refuse_other_dataset(synthetic_tag, tmp_p
                      "-o", "damping=2", "--out", str(out), "-q")
     assert trained.exit_code == 0, trained.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["recommender"] == "naive" and manifest["config"] == {"damping": 2.0}
+    assert manifest["recommender"] == "naive" and manifest["config"]["damping"] == 2.0
     assert manifest["dataset"]["tag"] == tag and "rmse/-" in manifest["metrics"]["val"]
     table = invoke("evaluate", "--data-dir", str(data_dir), "--data-tag", tag, "--model", str(out),
                    "--metric", "rmse", "--direction", "worst", "-q")

@@ -27,15 +27,21 @@ FAST = {"autoencoder": {"epochs": "2"}, "vae": {"epochs": "2"}}
 
 
 class Tied:
-    """A trained model whose scores are rounded to whole stars, so that most of them tie."""
+    """A trained model whose stars are rounded to whole stars and whose engagement to powers of e,
+    with whole-number stars weights, so that most relevance keys tie."""
 
     personalised = True
+    stars_weights = {"best": 1.0, "worst": 1.0}
 
     def __init__(self, model):
         self.model, self.item_ids = model, np.asarray(model.item_ids)
 
     def fold_in(self, history, items=None):
         return np.round(np.asarray(self.model.fold_in(history, items), dtype=np.float64))
+
+    def fold_in_engagement_batch(self, matrix):
+        engagement = getattr(self.model, "fold_in_engagement_batch", lambda m: None)(matrix)
+        return None if engagement is None else np.exp(np.round(np.log(engagement)))
 
 
 def catalogue_for(item_ids: np.ndarray) -> Catalogue:
@@ -47,10 +53,13 @@ def catalogue_for(item_ids: np.ndarray) -> Catalogue:
                      review_title=text, review_text=text, review_votes=np.zeros(n, int))
 
 
-def by_the_rule(scores: np.ndarray, counts: np.ndarray, blocked: np.ndarray, direction: str) -> list[int]:
-    """The documented tie rule, written out: score, then more ratings, then lower position."""
-    key = -scores if direction == "best" else scores
-    order = np.lexsort((np.arange(len(scores)), -counts, key))
+def by_the_rule(scores: np.ndarray, engagement: np.ndarray | None, counts: np.ndarray, blocked: np.ndarray,
+                direction: str) -> list[int]:
+    """The documented rule, written out: relevance (log engagement +/- stars), then more ratings, then
+    lower position."""
+    sign = 1.0 if direction == "best" else -1.0
+    key = sign * scores if engagement is None else np.log(engagement) + sign * scores
+    order = np.lexsort((np.arange(len(scores)), -counts, -key))
     return [int(i) for i in order if not blocked[i] and np.isfinite(scores[i])][:K]
 
 
@@ -92,10 +101,15 @@ def test_every_path_ranks_ties_by_the_one_rule(deepcart_registry, toy, direction
         cat = catalogue_for(tied.item_ids)
         history = toy.user_history(str(toy.user_ids[0]))
         scores = tied.fold_in(history)
+        scored = CatalogueScorer(tied, cat).scores(history)
+        engagement = scored.engagement
+        if name not in ("random",):
+            assert engagement is not None, f"{name} should rank by engagement and stars"
         blocked = np.zeros(len(scores), bool)
         blocked[cat.index_of([a for a, _ in history])[0]] = True
-        expected = [str(cat.ids[i]) for i in by_the_rule(scores, cat.n_ratings, blocked, direction)]
-        assert len(set(np.round(scores[~blocked]))) < len(expected), f"{name}: the test needs ties"
+        expected = [str(cat.ids[i]) for i in by_the_rule(scores, engagement, cat.n_ratings, blocked, direction)]
+        keys = scored.relevance(direction)[~blocked]
+        assert len(set(keys.tolist())) < (~blocked).sum() - K, f"{name}: the test needs ties"
 
         recommended = [p.parent_asin for p in pick(cat, CatalogueScorer(tied, cat).scores(history), history,
                                                    k=K, direction=direction, min_engagement=0)]

@@ -21,6 +21,38 @@ class TestNaive(RecommenderContract):
         assert raw.predict(user)[0, 0] == pytest.approx(item0, abs=1e-5)
 
 
+class TestNaiveItemRegression(RecommenderContract):
+    """naive with a personal engagement model: the ranking moves, the stars do not."""
+
+    recommender = "naive"
+    options = {"engagement": "item-regression", "engagement_neighbours": 5}
+    bad_option = ("engagement", "clicks")
+
+
+class TestPopularity(RecommenderContract):
+    recommender = "popularity"
+
+    def test_ranks_most_rated_first(self, fitted, toy_ratings):
+        import scipy.sparse as sp
+
+        from deepcart.pipeline.rank import rank_scored, score_people
+
+        counts = np.bincount(toy_ratings.items, minlength=len(toy_ratings.item_ids))
+        scored = score_people(fitted, sp.csr_matrix((1, len(fitted.item_ids))))
+        for direction in ("best", "worst"):
+            top = rank_scored(scored, 10, direction=direction, counts=counts)[0]
+            assert list(counts[top]) == sorted(counts, reverse=True)[:10]
+
+
+class TestRandom(RecommenderContract):
+    recommender = "random"
+    seed_matters = True
+
+    def test_people_get_independent_lists(self, fitted, toy_ratings):
+        a, b = fitted.predict(list(toy_ratings.user_ids[:2]))
+        assert 1 <= a.min() and a.max() <= 5 and abs(np.corrcoef(a, b)[0, 1]) < 0.5
+
+
 class TestRMSE(MetricContract):
     metric = "rmse"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from deepcart.pipeline.rank import top_k_by_score
-from deepcart.plugins.recommenders.knn import similarity as knn_similarity
+from deepcart.toolkit import similarity as knn_similarity  # the blockwise similarities knn is built on
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.plugins.recommenders.naive import NaiveRecommender
 from deepcart.ratings import Ratings

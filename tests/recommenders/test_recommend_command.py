@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -19,12 +20,50 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def naive_model(synthetic_tag, tmp_path_factory):
+    """naive ranking by stars alone: its lists are sorted by predicted stars."""
     data_dir, tag = synthetic_tag
     out = tmp_path_factory.mktemp("models") / "naive"
     result = invoke("train", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                    "-o", "engagement=none", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def knn_model(synthetic_tag, tmp_path_factory):
+    """knn with its default ranking: engagement and stars together."""
+    data_dir, tag = synthetic_tag
+    out = tmp_path_factory.mktemp("models") / "knn"
+    result = invoke("train", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "knn",
                     "--out", str(out), "-q")
     assert result.exit_code == 0, result.output
     return out
+
+
+def test_recommend_ranks_by_the_documented_relevance(synthetic_tag, knn_model):
+    """The picks of `deepcart recommend` are the top of log(engagement) -/+ w * stars, as documented."""
+    from deepcart.pipeline.model_store import load_model
+    from deepcart.pipeline.picks import CatalogueScorer, load_catalogue
+    from deepcart.plugin_manager import load_plugins
+
+    data_dir, tag = synthetic_tag
+    rated = popular_items(data_dir, tag)
+    history = [(a, 1.0) for a in rated]
+    model, _ = load_model(knn_model, load_plugins(strict=False, only=None).registry)
+    catalogue = load_catalogue(data_dir / tag)
+    scored = CatalogueScorer(model, catalogue).scores(history)
+    assert scored.engagement is not None and scored.stars_weights == model.stars_weights
+    for direction in ("worst", "best"):
+        out = invoke("recommend", "--model", str(knn_model), "--data-dir", str(data_dir), "--json", "--k", "8",
+                     "--min-engagement", "10", "--direction", direction, *sum((["--rate", f"{a}:1"] for a in rated), []))
+        picks = json.loads(out.output)["picks"]
+        rows, _ = catalogue.index_of([p["parent_asin"] for p in picks])
+        sign = 1 if direction == "best" else -1
+        key = np.log(scored.engagement[rows]) + sign * model.stars_weights[direction] * scored.stars[rows]
+        assert np.all(np.diff(key) <= 1e-5), (direction, key)
+        eligible = (catalogue.n_ratings >= 10) & ~np.isin(catalogue.ids, rated) & np.isfinite(scored.stars)
+        full = np.log(scored.engagement[eligible]) + sign * model.stars_weights[direction] * scored.stars[eligible]
+        assert key[-1] >= np.sort(full)[-8] - 1e-5  # nothing better was left out
 
 
 def popular_items(data_dir, tag, n=3):

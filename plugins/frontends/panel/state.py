@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT, Catalogue, CatalogueScorer, Pick, pick
+from deepcart.pipeline.rank import Scored
 
 #: Choices of the "how many picks" selector.
 K_CHOICES: tuple[int, ...] = (5, 10, 20, 50)
@@ -414,11 +415,11 @@ class DashboardSession:
 
     # -- picks ----------------------------------------------------------------------------------
 
-    def scores(self) -> np.ndarray:
-        """Predicted stars per catalogue row for this person (cached per model and ratings)."""
+    def scores(self) -> Scored:
+        """Predicted stars and engagement per catalogue row for this person (cached per model and ratings)."""
         model = self.model
         if model is None:
-            return np.full(len(self.data.catalogue), np.nan, dtype=np.float32)
+            return Scored(np.full(len(self.data.catalogue), np.nan, dtype=np.float32))
         history = self.history()
         key = (model.label, tuple(history))
         if self._cache is None or self._cache[0] != key:

@@ -102,6 +102,10 @@ def render_picks(result: PicksResult, *, version: int = 0, refresh_ms: float | N
     took = f"updated in {refresh_ms:.0f} ms" if refresh_ms is not None else ""
     parts = [f'<div class="dc-picks" data-direction="{result.direction}" data-version="{version}">',
              f'<div class="dc-head"><h2>{heading}</h2><span class="dc-time">{e(took)}</span></div>']
+    if any(p.likely_percentile is not None for p in result.picks):
+        stars = "low" if result.direction == "worst" else "high"
+        parts.append(f'<div class="dc-sub">Ranked by how likely you are to meet each product and how you '
+                     f'would rate it: likely, with {stars} predicted stars, first.</div>')
     parts += [f'<div class="dc-warn">{e(n)}</div>' for n in notes]
     if result.error:
         parts.append(f'<div class="dc-problem">{e(result.error)}</div>')
@@ -128,9 +132,15 @@ def _render_pick(p: Pick) -> str:
         f'<div><div class="dc-title">{e(p.title or p.parent_asin)}</div>'
         f'<div class="dc-meta">{e(p.store or "unknown store")} · {_money(p.price)} · '
         f'mean {p.mean_rating:.1f}★ of {p.n_ratings:,} ratings</div>{review}</div>'
-        f'<div class="dc-score">{_pill(p.predicted)}<div class="dc-sub">predicted</div></div>'
+        f'<div class="dc-score">{_pill(p.predicted)}<div class="dc-sub">predicted</div>{_likely(p)}</div>'
         "</article>"
     )
+
+
+def _likely(p: Pick) -> str:
+    if p.likely_percentile is None:
+        return ""
+    return f'<div class="dc-sub dc-likely">likely: top {max(100 - p.likely_percentile, 0.1):.1f}%</div>'
 
 
 def render_details(item: dict[str, Any] | None) -> str:

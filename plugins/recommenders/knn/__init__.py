@@ -70,8 +70,9 @@ similarities to the training users on the fly (blockwise, then a loop over peopl
 evaluation, slower. Lists are ranked by :func:`deepcart.pipeline.rank.top_k_by_score`, like every
 recommender's.
 
-**Modules.** :mod:`.config` (the options), :mod:`.similarity` (centring, unit vectors, the blockwise
-shrunk similarities and the per-row top-N), :mod:`.item_based` (the neighbour graph and its sums),
+**Modules.** :mod:`.config` (the options), :mod:`.similarity` (which centring each similarity uses;
+the blockwise shrunk similarities and the per-row top-N are the toolkit's
+:mod:`deepcart.toolkit.similarity`), :mod:`.item_based` (the neighbour graph and its sums),
 :mod:`.user_based` (neighbours found per person), :mod:`.model` (the recommender contract).
 """
 

@@ -6,11 +6,11 @@ from typing import Literal
 
 import pydantic
 
+from deepcart.toolkit.engagement import EngagementOptions
 
-class KNNConfig(pydantic.BaseModel):
-    """Options of the ``knn`` recommender."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
+class KNNConfig(EngagementOptions):
+    """Options of the ``knn`` recommender (and the ranking options every recommender shares)."""
 
     kind: Literal["item", "user"] = pydantic.Field(
         "item", description="item-based (neighbour graph of items) or user-based neighbourhoods"
@@ -18,8 +18,9 @@ class KNNConfig(pydantic.BaseModel):
     similarity: Literal["cosine", "adjusted-cosine", "pearson"] = pydantic.Field(
         "adjusted-cosine", description="how two rating vectors are compared (see the module docs)"
     )
+    # neighbours and the stars weights (the shared defaults, 0.5) are tuned on the real sets: scripts/tune_defaults.py, benchmarks/tuning.json.
     neighbours: int = pydantic.Field(
-        50, ge=1, description="item: neighbours kept per item; user: neighbours used per item"
+        20, ge=1, description="item: neighbours kept per item; user: neighbours used per item"
     )
     shrinkage: float = pydantic.Field(
         25.0, ge=0, description="similarity times n/(n + shrinkage), n = co-rating count"

@@ -7,13 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepcart.plugins.recommenders.knn.config import KNNConfig
-from deepcart.plugins.recommenders.knn.similarity import (
-    Pairwise,
-    centred,
-    centring,
-    top_per_row,
-    unit_rows,
-)
+from deepcart.plugins.recommenders.knn.similarity import centring
+from deepcart.toolkit.similarity import Pairwise, centred, top_per_row, unit_rows
 
 if TYPE_CHECKING:
     import scipy.sparse as sp

@@ -19,19 +19,27 @@ from deepcart.toolkit.baseline import (
     score_training_users,
     select_columns,
 )
+from deepcart.toolkit.engagement import (
+    EngagementRanking,
+    engagement_arrays,
+    engagement_from_arrays,
+    fit_engagement,
+)
 from deepcart.toolkit.id_index import IdIndex
 from deepcart.toolkit.model_files import csr_arrays, csr_from_arrays, load_model_files, save_model_files
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-class KNNRecommender:
+class KNNRecommender(EngagementRanking):
     """Item-based (or user-based) k-nearest-neighbour collaborative filtering on sparse matrices."""
 
     Config: ClassVar[type] = KNNConfig
+    #: What ``deepcart tune`` searches (besides the engagement options and the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"neighbours": [20, 50, 100], "shrinkage": [10.0, 25.0, 100.0]}
     #: A person's own ratings move the predictions (see the Recommender contract).
     personalised: ClassVar[bool] = True
 
@@ -65,6 +73,7 @@ class KNNRecommender:
         self._baseline = Baseline.fit(self._train, self.config.damping)
         if self.config.kind == "item":
             self._graph = item_based.neighbour_graph(self._train, self.config, self._item_means())
+        self._engagement = fit_engagement(self._train, self.config)
         self._prepare()
         return self
 
@@ -127,6 +136,7 @@ class KNNRecommender:
                   "item_bias": self._baseline.item_bias, **csr_arrays("train", self._train)}
         if self._graph is not None:
             arrays |= csr_arrays("graph", self._graph)
+        arrays |= engagement_arrays(self._engagement)
         save_model_files(folder, self.config, arrays, kind="knn", format_version=FORMAT_VERSION)
 
     @classmethod
@@ -140,5 +150,6 @@ class KNNRecommender:
         model._train = csr_from_arrays(data, "train", (n_users, n_items))
         if "graph_data" in data:
             model._graph = csr_from_arrays(data, "graph", (n_items, n_items))
+        model._engagement = engagement_from_arrays(data, n_items)
         model._prepare()
         return model

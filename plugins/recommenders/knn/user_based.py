@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepcart.plugins.recommenders.knn.config import KNNConfig
-from deepcart.plugins.recommenders.knn.similarity import Pairwise, similarity_vectors
+from deepcart.plugins.recommenders.knn.similarity import similarity_vectors
+from deepcart.toolkit.similarity import Pairwise
 
 if TYPE_CHECKING:
     import scipy.sparse as sp

@@ -41,6 +41,7 @@ import pydantic
 
 from deepcart.plugins.recommenders.neural.base import TorchRecommender
 from deepcart.plugins.recommenders.neural.config import TorchConfig, int_list
+from deepcart.toolkit.engagement import stars_weight_field
 
 if TYPE_CHECKING:
     import torch
@@ -52,16 +53,19 @@ if TYPE_CHECKING:
 class AutoencoderConfig(TorchConfig):
     """Options of the ``autoencoder`` recommender."""
 
+    # hidden, input_dropout and the stars weights are tuned on the real sets: scripts/tune_defaults.py, benchmarks/tuning.json.
     hidden: list[int] = pydantic.Field(
-        [500], min_length=1, description="encoder layer sizes; the decoder mirrors them"
+        [200], min_length=1, description="encoder layer sizes; the decoder mirrors them"
     )
     activation: Literal["sigmoid", "tanh", "relu", "elu", "selu", "identity"] = pydantic.Field(
         "sigmoid", description="activation of every hidden layer (the output is linear)"
     )
     dropout: float = pydantic.Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
     input_dropout: float = pydantic.Field(
-        0.25, ge=0, lt=1, description="share of a person's ratings hidden from the input in training"
+        0.5, ge=0, lt=1, description="share of a person's ratings hidden from the input in training"
     )
+    best_stars_weight: float = stars_weight_field(0.25, "best")
+    worst_stars_weight: float = stars_weight_field(1.0, "worst")
 
     support_damping: float = pydantic.Field(
         5.0, ge=0, description="predicted residual times n_i / (n_i + this), n_i = the item's train ratings"
@@ -81,6 +85,9 @@ class AutoencoderRecommender(TorchRecommender):
     """Symmetric autoencoder of rating rows (AutoRec-style, sparse input, masked MSE)."""
 
     Config: ClassVar[type] = AutoencoderConfig
+    #: What ``deepcart tune`` searches (besides the engagement options and the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"hidden": ["200", "500"], "input_dropout": [0.25, 0.5],
+                                             "support_damping": [5.0, 20.0]}
     label: ClassVar[str] = "autoencoder"
 
     def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> AutoencoderNet:

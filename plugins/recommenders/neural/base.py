@@ -8,13 +8,16 @@ Data handling, prediction, fold-in and persistence around a torch net; the nets 
   rest are predicted at the global mean. Folding in a rating of such an item changes nothing.
 * **Rating scale.** Both models predict a *residual* from a fixed item baseline (the item mean damped
   towards the global mean, the ``naive`` model): ``rating = baseline[i] + f(person)[i]``, clipped
-  to [1, 5]. With ``f = 0`` a model is exactly the naive baseline: the net only has to learn how a
+  to [1, 5]. With ``f = 0`` a model is exactly that baseline: the net only has to learn how a
   person departs from it.
 * **Ids.** Catalogue items and training users are looked up through one
   :class:`~deepcart.toolkit.id_index.IdIndex` each, built when the model is fitted or loaded.
+* **Ranking.** Lists rank by engagement and predicted stars together
+  (:mod:`deepcart.toolkit.engagement`): the engagement model is fitted beside the net on the same
+  training ratings and stored in ``data.npz``.
 * **Persistence.** ``config.json`` + ``model.pt`` (a state dict, read with ``weights_only=True``) +
-  ``data.npz`` (ids, active items, the train CSR; read with ``allow_pickle=False``): no code runs
-  when a model is loaded.
+  ``data.npz`` (ids, active items, the train CSR, the engagement model; read with
+  ``allow_pickle=False``): no code runs when a model is loaded.
 """
 
 from __future__ import annotations
@@ -30,20 +33,28 @@ from deepcart.plugins.recommenders.neural.bags import Bags, make_bags
 from deepcart.plugins.recommenders.neural.config import TorchConfig
 from deepcart.plugins.recommenders.neural.training import EpochRow, fit_loop, resolve_device, seed_all
 from deepcart.ratings import Ratings
+from deepcart.toolkit.engagement import (
+    EngagementRanking,
+    engagement_arrays,
+    engagement_from_arrays,
+    fit_engagement,
+)
 from deepcart.toolkit.id_index import IdIndex
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
     import torch
 
-#: Pseudo-ratings at the global mean per item in the baseline (the ``naive`` model's default).
+#: Pseudo-ratings at the global mean per item in the baseline (the ``naive`` model with ``damping=5``).
 BASELINE_DAMPING = 5.0
 #: Upper bound of the dense score block built at once when predicting (bytes).
 SCORE_BLOCK_BYTES = 64 * 2**20
 RATING_MIN, RATING_MAX = 1.0, 5.0
+#: Layout of ``data.npz`` (2: with the engagement model).
+FORMAT_VERSION = 2
 
 
-class TorchRecommender:
+class TorchRecommender(EngagementRanking):
     """Data handling, prediction, fold-in and persistence around a torch net.
 
     Subclasses provide ``Config`` and three methods: :meth:`_build_net` (the module, whose
@@ -135,6 +146,7 @@ class TorchRecommender:
         self._users = IdIndex(train.user_ids)
         csr = train.csr()
         csr.sum_duplicates()
+        self._engagement = fit_engagement(csr, self.config)
         counts = np.bincount(csr.indices, minlength=csr.shape[1])
         self._active = np.flatnonzero(counts).astype(np.int64)
         self._row_of = np.full(len(self._items), -1, dtype=np.int64)
@@ -242,6 +254,7 @@ class TorchRecommender:
             items=self._items.ids, users=self._users.ids, active=self._active,
             indptr=self._train.indptr.astype(np.int64), indices=self._train.indices.astype(np.int32),
             data=self._train.data.astype(np.float32), mean=np.float64(self._mean),
+            format_version=np.array(FORMAT_VERSION), **engagement_arrays(self._engagement),
         )
 
     @classmethod
@@ -256,7 +269,12 @@ class TorchRecommender:
         # weights_only: torch's restricted unpickler refuses anything but tensors and containers.
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         with np.load(folder / "data.npz", allow_pickle=False) as data:
+            version = int(data["format_version"]) if "format_version" in data.files else 1
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{folder}: {cls.label} model format {version} (this version reads "
+                                 f"{FORMAT_VERSION}); train it again")
             model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
+            model._engagement = engagement_from_arrays({k: data[k] for k in data.files}, len(model._items))
             model._active = data["active"].astype(np.int64)
             model._mean = float(data["mean"])
             n_active = len(model._active)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import pydantic
 
+from deepcart.toolkit.engagement import EngagementOptions
+
 
 def int_list(value: Any) -> Any:
     """Accept ``500``, ``"500"``, ``"500,200"`` or ``"[500, 200]"`` for a list of layer sizes.
@@ -23,10 +25,8 @@ def int_list(value: Any) -> Any:
     return value
 
 
-class TorchConfig(pydantic.BaseModel):
-    """Training options common to the neural recommenders."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
+class TorchConfig(EngagementOptions):
+    """Training options common to the neural recommenders (and the shared ranking options)."""
 
     epochs: int = pydantic.Field(50, ge=1, description="passes over the training users (at most)")
     batch_size: int = pydantic.Field(256, ge=1, description="people per gradient step")

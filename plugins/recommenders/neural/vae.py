@@ -96,6 +96,9 @@ class VAERecommender(TorchRecommender):
     """Mult-VAE with a rating head (multinomial + Gaussian likelihoods sharing one latent)."""
 
     Config: ClassVar[type] = VAEConfig
+    #: What ``deepcart tune`` searches (besides the engagement options and the stars weights).
+    tune_space: ClassVar[dict[str, list]] = {"rating_weight": [1.0, 10.0], "anneal_cap": [0.2, 0.5],
+                                             "engagement_gate": [0.0, 5.0]}
     label: ClassVar[str] = "vae"
 
     def _build_net(self, n_items: int, baseline: torch.Tensor, fan_in: float) -> VAENet:

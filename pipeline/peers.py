@@ -1,0 +1,144 @@
+"""Peer systems for ``deepcart compare``: other libraries' recommenders, run as their users run them.
+
+A peer learns from the 0/1 matrix of who rated what (all of them are implicit-feedback models) with
+the library's own defaults, folds a held-out person's input ratings in the library's own way, and
+ranks by its score in **both** directions: it has no notion of stars, so its worst list is its best
+list ("what you will engage with", judged as a worst list too). Each is available only when its
+library is installed; nothing here is imported before a peer is asked for.
+
+* ``implicit-cosine``: ``implicit.nearest_neighbours.CosineRecommender`` (K=20); a person's scores
+  are their 0/1 row times the item similarity matrix, as its ``recommend`` computes them.
+* ``implicit-als``: ``implicit.cpu.als.AlternatingLeastSquares`` (factors=100, regularization=0.01,
+  alpha=1, 15 iterations, seeded); a person's factors come from ``recalculate_user``.
+* ``cornac-ease``: ``cornac.models.EASE`` (lamb=500, posB=True); scores are the 0/1 row times its
+  ``B``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepcart.errors import DeepcartError
+
+
+@dataclass
+class PeerScores:
+    """A peer's scores of some people: one ranking key for both directions, no predicted stars."""
+
+    scores: np.ndarray
+
+    @property
+    def stars(self) -> np.ndarray:
+        """Peers predict no stars: NaN everywhere (rating metrics leave them out)."""
+        return np.full(self.scores.shape, np.nan, dtype=np.float32)
+
+    def relevance(self, direction: str) -> np.ndarray:
+        """The library's score, whatever the direction."""
+        return self.scores
+
+
+def _binary(matrix):
+    import scipy.sparse as sp
+
+    rows = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    rows.eliminate_zeros()
+    rows.data[:] = 1.0
+    return rows
+
+
+class ImplicitCosine:
+    """implicit's item-item cosine recommender (K=20)."""
+
+    library = "implicit"
+
+    def fit(self, train, *, seed: int = 0) -> ImplicitCosine:
+        import warnings
+
+        from implicit.nearest_neighbours import CosineRecommender
+
+        self.model = CosineRecommender(K=20, num_threads=1)
+        with warnings.catch_warnings():
+            # implicit converts its own normalised matrix (COO under current scipy) and warns about it
+            warnings.filterwarnings("ignore", message="Method expects CSR input")
+            self.model.fit(_binary(train.csr()), show_progress=False)
+        return self
+
+    def score(self, rows) -> PeerScores:
+        return PeerScores(np.asarray((_binary(rows) @ self.model.similarity).todense(), dtype=np.float32))
+
+
+class ImplicitALS:
+    """implicit's ALS with its defaults (factors=100, regularization=0.01, alpha=1, 15 iterations)."""
+
+    library = "implicit"
+
+    def fit(self, train, *, seed: int = 0) -> ImplicitALS:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        self.model = AlternatingLeastSquares(num_threads=1, random_state=seed)
+        with threadpool_limits(1, "blas"):
+            self.model.fit(_binary(train.csr()), show_progress=False)
+        return self
+
+    def score(self, rows) -> PeerScores:
+        from threadpoolctl import threadpool_limits
+
+        binary = _binary(rows)
+        with threadpool_limits(1, "blas"):
+            factors = self.model.recalculate_user(np.arange(binary.shape[0]), binary)
+        return PeerScores(np.asarray(factors.reshape(binary.shape[0], -1) @ self.model.item_factors.T,
+                                     dtype=np.float32))
+
+
+class CornacEASE:
+    """cornac's EASE with its defaults (lamb=500, posB=True)."""
+
+    library = "cornac"
+
+    def fit(self, train, *, seed: int = 0) -> CornacEASE:
+        import cornac
+        from cornac.models import EASE
+
+        users = np.asarray(train.user_ids)[train.users]
+        items = np.asarray(train.item_ids)[train.items]
+        triples = list(zip(users.tolist(), items.tolist(), np.ones(len(users)).tolist()))
+        data = cornac.data.Dataset.from_uir(triples, seed=seed)
+        self.model = EASE(verbose=False, seed=seed)
+        self.model.fit(data)
+        # cornac numbers items in its own order: map its B back onto the catalogue's columns.
+        own = np.array([data.iid_map.get(str(i), -1) for i in train.item_ids])
+        known = own >= 0
+        self.weights = np.zeros((len(own), len(own)), dtype=np.float32)
+        self.weights[np.ix_(known, known)] = self.model.B[np.ix_(own[known], own[known])]
+        return self
+
+    def score(self, rows) -> PeerScores:
+        return PeerScores(np.asarray(_binary(rows) @ self.weights, dtype=np.float32))
+
+
+PEERS: dict[str, type] = {"implicit-cosine": ImplicitCosine, "implicit-als": ImplicitALS, "cornac-ease": CornacEASE}
+
+
+def installed_peers() -> list[str]:
+    """The peers whose library can be imported here."""
+    return [name for name, cls in PEERS.items() if importlib.util.find_spec(cls.library) is not None]
+
+
+def make_peer(name: str):
+    """A fresh peer by name; a clear error for an unknown or uninstalled one."""
+    cls = PEERS.get(name)
+    if cls is None:
+        raise DeepcartError(f"unknown peer {name!r}; peers: {', '.join(PEERS)}")
+    if importlib.util.find_spec(cls.library) is None:
+        raise DeepcartError(f"peer {name!r} needs the {cls.library!r} library: pip install {cls.library}")
+    return cls()
+
+
+def peer_scorer(peer) -> Callable:
+    """``scorer(rows)`` for :func:`deepcart.pipeline.evaluate.evaluate`."""
+    return peer.score

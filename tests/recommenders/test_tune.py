@@ -1,0 +1,98 @@
+"""`deepcart tune`: the search, the choice it makes, and the model it saves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from deepcart.cli import cli
+from deepcart.errors import DeepcartError
+from deepcart.pipeline.tune import STARS_WEIGHTS, candidates, parse_space, search_space, tune
+
+ENV = {"DEEPCART_LOAD_PLUGINS": ""}
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), env=ENV)
+
+
+def test_a_small_space_is_searched_whole_and_a_large_one_sampled_without_repeats():
+    method, grid = candidates({"a": [1, 2], "b": ["x", "y", "z"], "best_stars_weight": [0, 1]}, trials=6, seed=0)
+    assert method == "grid" and len(grid) == 6 and {tuple(c.items()) for c in grid} == {
+        (("a", a), ("b", b)) for a in (1, 2) for b in "xyz"}  # the ranking-only weight needs no refit
+    space = {"a": list(range(10)), "b": list(range(10))}
+    method, sample = candidates(space, trials=15, seed=3)
+    assert method == "random" and len(sample) == 15
+    assert len({tuple(c.items()) for c in sample}) == 15
+    assert candidates(space, trials=15, seed=3) == (method, sample)  # seeded
+    assert candidates(space, trials=15, seed=4)[1] != sample
+
+
+def test_the_space_of_a_recommender(deepcart_registry):
+    knn = search_space(deepcart_registry, "knn", {})
+    assert {"neighbours", "shrinkage", "engagement_neighbours", "engagement_l2"} <= set(knn)
+    # naive ranks by popularity: the item-regression options would change nothing
+    assert set(search_space(deepcart_registry, "naive", {})) == {"damping"}
+    assert search_space(deepcart_registry, "knn", parse_space(["neighbours=5,10"]))["neighbours"] == ["5", "10"]
+    assert parse_space(["hidden=500,200|300"]) == {"hidden": ["500,200", "300"]}
+    with pytest.raises(DeepcartError, match="no option 'neighbors'"):
+        search_space(deepcart_registry, "knn", {"neighbors": [1]})
+    with pytest.raises(DeepcartError, match="expected KEY=VALUE1"):
+        parse_space(["neighbours"])
+
+
+def test_tune_keeps_the_best_candidate_and_each_directions_best_weight(synthetic_tag, deepcart_registry):
+    from deepcart.pipeline.splits import split_dataset
+
+    data_dir, tag = synthetic_tag
+    split = split_dataset(data_dir / tag, deepcart_registry, "user-holdout", seed=0, echo=lambda _m: None)
+    result = tune(deepcart_registry, split, "knn", {}, {"neighbours": [5, 30]}, trials=5,
+                  min_engagement={"best": 0, "worst": 5}, echo=lambda _m: None)
+    assert [t.options for t in result.trials] == [{"neighbours": 5}, {"neighbours": 30}]
+    objectives = [t.objective(("best", "worst")) for t in result.trials]
+    assert result.best is result.trials[int(np.argmax(objectives))]
+    for d in ("best", "worst"):
+        values = result.best.by_weight[d]
+        assert set(values) == set(STARS_WEIGHTS)
+        chosen = result.best_options[f"{d}_stars_weight"]
+        assert values[chosen] == max(values.values())
+        assert result.model.stars_weights[d] == chosen  # the returned model ranks with it
+    assert result.best_options["neighbours"] == result.best.options["neighbours"]
+
+
+def test_the_saved_model_records_the_search_and_reproduces_its_value(synthetic_tag, tmp_path):
+    data_dir, tag = synthetic_tag
+    out = tmp_path / "tuned"
+    result = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "knn",
+                    "--space", "neighbours=10,40", "--space", "engagement_neighbours=20", "--space", "engagement_l2=50",
+                    "-o", "shrinkage=25", "--direction", "worst", "--out", str(out), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tuning"]["best_options"] == record["best_options"]
+    # a fixed option (-o) is not searched: two candidates, not 2 x 3 shrinkage values
+    assert len(manifest["tuning"]["trials"]) == 2 and manifest["tuning"]["directions"] == ["worst"]
+    assert manifest["config"]["shrinkage"] == 25
+    for key, value in record["best_options"].items():
+        assert str(manifest["config"][key]) == str(value)
+    # Evaluating the saved model on the validation users gives the value the search recorded.
+    evaluated = invoke("evaluate", "--data-dir", str(data_dir), "--data-tag", tag, "--model", str(out),
+                       "--split", "val", "--metric", "ndcg@10", "--direction", "worst",
+                       "--min-engagement", "5", "--json", "-q")
+    assert evaluated.exit_code == 0, evaluated.output
+    value = json.loads(evaluated.output)["metrics"][0]["value"]
+    assert value == pytest.approx(manifest["tuning"]["best_value"], abs=1e-9)
+    again = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "knn", "--out", str(out))
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_tune_refuses_a_rating_metric(synthetic_tag, deepcart_registry):
+    from deepcart.pipeline.splits import split_dataset
+
+    data_dir, tag = synthetic_tag
+    split = split_dataset(data_dir / tag, deepcart_registry, "user-holdout", seed=0, echo=lambda _m: None)
+    with pytest.raises(DeepcartError, match="choose a ranking metric"):
+        tune(deepcart_registry, split, "naive", {}, {}, metric="rmse", echo=lambda _m: None)

@@ -30,6 +30,8 @@ class PeerScores:
     """A peer's scores of some people: one ranking key for both directions, no predicted stars."""
 
     scores: np.ndarray
+    #: Peers rank every candidate in both directions (see :class:`deepcart.pipeline.rank.Scored`).
+    exclusive = False
 
     @property
     def stars(self) -> np.ndarray:

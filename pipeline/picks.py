@@ -191,7 +191,7 @@ class CatalogueScorer:
         if raw.engagement is not None:
             engagement = np.full(len(self.catalogue), np.nan, dtype=np.float32)
             engagement[self.rows] = raw.engagement[0, self.columns]
-        return Scored(stars, engagement, raw.stars_weights)
+        return Scored(stars, engagement, raw.stars_weights, raw.exclusive)
 
 
 def pick(

@@ -30,6 +30,7 @@ have no finite score are never ranked; a list with fewer candidates than ``k`` i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -120,6 +121,8 @@ class Scored:
     stars: np.ndarray
     engagement: np.ndarray | None = None
     stars_weights: Mapping[str, float] = field(default_factory=dict)
+    #: Split each person's candidates at their median predicted stars: worst lists below, best above.
+    exclusive: bool = False
 
     def relevance(self, direction: str) -> np.ndarray:
         """The ranking key for ``direction`` (higher first)."""
@@ -147,7 +150,8 @@ def score_people(model, rows) -> Scored:
         engagement = np.asarray(engagement, dtype=np.float32)
         if engagement.shape != stars.shape:
             raise ValueError(f"engagement has shape {engagement.shape}, stars {stars.shape}")
-    return Scored(stars, engagement, dict(getattr(model, "stars_weights", {}) or {}))
+    return Scored(stars, engagement, dict(getattr(model, "stars_weights", {}) or {}),
+                  bool(getattr(model, "exclusive_lists", False)))
 
 
 def rank_scored(scored: Scored, k: int, *, direction: str, blocked: np.ndarray | None = None,
@@ -155,5 +159,21 @@ def rank_scored(scored: Scored, k: int, *, direction: str, blocked: np.ndarray |
     """Columns of the ``k`` most relevant items per row for ``direction``.
 
     :param counts: ``(n_items,)`` train rating counts for the tie rule (equal relevance: more first).
+
+    With ``scored.exclusive``, a worst list holds only candidates with predicted stars at or below
+    the person's median over their candidates, a best list only those above it, so no item is in
+    both (when both lists have the same candidates).
     """
-    return top_k_by_score(scored.relevance(direction), k, direction="best", blocked=blocked, engagement=counts)
+    key = scored.relevance(direction)
+    if scored.exclusive:
+        stars = np.asarray(scored.stars, dtype=np.float64).reshape(key.shape[0] if key.ndim > 1 else 1, -1)
+        pool = ~np.isfinite(stars)
+        if blocked is not None:
+            pool |= np.asarray(blocked).reshape(stars.shape)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a person without candidates: NaN median
+            median = np.nanmedian(np.where(pool, np.nan, stars), axis=1, keepdims=True)
+        other_side = stars > median if direction == "worst" else stars <= median
+        other_side = other_side.reshape(np.shape(key))
+        blocked = other_side if blocked is None else (np.asarray(blocked) | other_side)
+    return top_k_by_score(key, k, direction="best", blocked=blocked, engagement=counts)

@@ -14,6 +14,10 @@ from deepcart import hookimpl
 from deepcart.plugins.commands import DEFAULT_SPLITTER
 from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT
 
+#: What `deepcart run` trains when no --recommender is given: the winner of the worst lists on the
+#: real sets (benchmarks/README.md, "Quality on real data"), and fast.
+DEFAULT_RECOMMENDER = "knn"
+
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Folder holding dataset tags (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
@@ -177,7 +181,8 @@ def recommend_command(plugins, model_dir, data_tag, data_dir, user_id, rates, ra
 @click.option("--data-tag", help="Dataset tag (default: the embedded synthetic dataset, built on first use).")
 @DATA_DIR_OPTION
 @click.option("--recommender", "recommenders", multiple=True, metavar="NAME",
-              help="Recommender(s) to compare. Repeatable. Default: autoencoder.")
+              help="Recommender(s) to compare. Repeatable. Default: knn (the best worst lists on the real "
+                   "sets, README 'Quality on real data').")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME[@K]", help="Metric(s). Repeatable.")
 @click.option("-o", "--option", "options", multiple=True, metavar="NAME.KEY=VALUE or KEY=VALUE",
               help="Recommender option; prefix with the recommender's name when comparing several.")
@@ -213,7 +218,7 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     registry = plugins.registry
     echo = _echo(quiet)
     data_dir = data_dir or default_data_dir()
-    recommenders = recommenders or ("autoencoder",)
+    recommenders = recommenders or (DEFAULT_RECOMMENDER,)
     for name in recommenders:
         registry.get("recommender", name)  # unknown names fail before any work
     metric_names = metrics or default_metrics(registry)

@@ -126,3 +126,29 @@ def test_evaluation_ranks_by_the_rule(deepcart_registry, toy_ratings):
         key[inputs.toarray() > 0] = -np.inf
         expected = np.argsort(-key, axis=1, kind="stable")[:, :5]
         np.testing.assert_array_equal(report.ranked[d][:, :5], expected)
+
+
+def test_exclusive_lists_never_share_an_item(deepcart_registry, toy_ratings):
+    """With exclusive_lists, a person's worst list sits below their median predicted stars and their
+    best list above it; without, the same likely items can top both."""
+    from deepcart.pipeline.rank import score_people
+
+    matrix = sp.csr_matrix((toy_ratings.values, (toy_ratings.users, toy_ratings.items)), shape=toy_ratings.shape)
+    rows = matrix[:12]
+    rated = rows.toarray() > 0
+    for exclusive in (False, True):
+        model = deepcart_registry.create("recommender", "knn", {"engagement_neighbours": 5,
+                                                                "exclusive_lists": exclusive}).fit(toy_ratings)
+        scored = score_people(model, rows)
+        assert scored.exclusive is exclusive
+        best = rank_scored(scored, 5, direction="best", blocked=rated)
+        worst = rank_scored(scored, 5, direction="worst", blocked=rated)
+        shared = sum(len(set(b) & set(w) - {-1}) for b, w in zip(best, worst))
+        if exclusive:
+            assert shared == 0
+            for person in range(len(best)):
+                median = np.median(scored.stars[person][~rated[person]])
+                assert np.all(scored.stars[person][worst[person]] <= median)
+                assert np.all(scored.stars[person][best[person]] > median)
+        else:
+            assert shared > 0  # engagement dominates: the toy lists overlap

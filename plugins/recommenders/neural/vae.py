@@ -77,6 +77,10 @@ class VAEConfig(TorchConfig):
         10.0, gt=0, description="weight of the rating head's squared error (1 / 2 sigma^2)"
     )
     batch_size: int = pydantic.Field(500, ge=1, description="people per gradient step")
+    # Tuned on the real sets (scripts/tune_defaults.py, benchmarks/tuning.json); the other options
+    # kept the defaults above.
+    engagement_l2: float = pydantic.Field(
+        10.0, gt=0, description="item-regression: ridge penalty of each item's regression")
     engagement_gate: float = pydantic.Field(
         5.0, ge=0, description="personal part of a rating counts fully from this engagement lift up "
                                "(lift = n_items x the multinomial probability; 0 = no gate)"

@@ -244,12 +244,22 @@ class Page:
             assert time.monotonic() < deadline, "the product's details did not show"
             self.page.wait_for_timeout(100)
 
-    def rate(self, stars: int, title: str = "") -> None:
+    def rate(self, stars: int, title: str = "", text: str = "") -> None:
+        """Type a review as a person does (key by key, no Enter), then click a star."""
+        title_box = self.page.locator("input[placeholder='Sum it up']")
+        text_box = self.page.locator("textarea[placeholder='What did you think?']")
         if title:
-            self.page.locator("input[placeholder='Sum it up']").fill(title)
-            self.page.locator("input[placeholder='Sum it up']").press("Enter")
+            title_box.click()
+            title_box.press_sequentially(title)
+        if text:
+            text_box.click()
+            text_box.press_sequentially(text)
         self.page.get_by_role("button", name=f"{stars} ★", exact=True).click()
         self.wait_for_picks(self.version + 1)
+        from playwright.sync_api import expect
+
+        expect(title_box).to_have_value("")  # the review form is cleared once the rating is saved
+        expect(text_box).to_have_value("")
 
     def expect_ratings(self, n: int) -> None:
         """Wait until the sidebar says the person has ``n`` ratings."""
@@ -277,9 +287,12 @@ def test_dashboard_in_a_browser(server, tmp_path):
 
             alice.search("wireless")
             rated = []
-            for index, title in [(0, "Stopped working"), (1, ""), (2, "")]:
+            # a title only, a review text only, both: each typed without Enter, then a star clicked
+            reviews = [("Stopped working", ""), ("", "Broke after a week."), ("Meh", "Loud, and the case cracked.")]
+            for index, (title, text) in enumerate(reviews):
                 rated.append(alice.select_result(index))
-                alice.rate(1, title=title)
+                alice.rate(1, title=title, text=text)
+                alice.expect_ratings(index + 1)
             assert len(set(rated)) == 3
             worst_after = alice.picks()
             assert worst_after != worst_before, "the worst picks must move after three ratings"
@@ -297,7 +310,7 @@ def test_dashboard_in_a_browser(server, tmp_path):
             lines = Path(info.value.path()).read_text().splitlines()
             records = [json.loads(line) for line in lines]
             assert [r["parent_asin"] for r in records] == rated and {r["rating"] for r in records} == {1.0}
-            assert records[0]["title"] == "Stopped working"
+            assert [(r["title"], r["text"]) for r in records] == reviews
             assert records[0]["user_id"].startswith("DEEPCART_SESSION_")
 
             # another person, at the same time: their own session, none of alice's ratings

@@ -416,6 +416,22 @@ def test_view_wires_search_rating_and_filters(data):
     assert view.alert.visible and view.alert.alert_type == "danger" and "NO-SUCH-USER" in view.alert.object
 
 
+def test_an_error_in_a_callback_is_shown_in_the_page(data, monkeypatch):
+    """A bug in a handler is a message above the search box, not a silent half-done action."""
+    pytest.importorskip("panel")
+    from deepcart.plugins.frontends.panel.view import DashboardView
+
+    view = DashboardView(DashboardSession(data, min_engagement=0))
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("no such thing")
+
+    monkeypatch.setattr(view.session, "set_direction", broken)
+    view.direction.value = "best"
+    assert view.alert.visible and view.alert.alert_type == "danger"
+    assert "KeyError" in view.alert.object and "no such thing" in view.alert.object
+
+
 def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_model, monkeypatch):
     """`deepcart serve` wiring, with the server itself replaced: what would it serve?"""
     from click.testing import CliRunner

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,8 @@ from deepcart.plugins.frontends.panel.state import (
     Notice,
     PicksResult,
 )
+
+LOG = logging.getLogger(__name__)
 
 ACCENT = "#c2410c"
 HEADER = "#1c1917"
@@ -278,19 +281,44 @@ class DashboardView:
         self.picks_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.chart, self.chart_source = _star_chart()
 
-        self.model_select.param.watch(self._on_model, "value")
-        self.direction.param.watch(self._on_direction, "value")
-        self.k_select.param.watch(self._on_k, "value")
-        self.engagement.param.watch(self._on_engagement, "value_throttled")
-        self.user_suggest.param.watch(lambda e: setattr(self.user_input, "value", e.new), "value")
-        self.user_button.on_click(self._on_start_user)
-        self.clear_button.on_click(self._on_clear)
-        self.ratings_table.on_click(self._on_remove, column="remove")
-        self.search.param.watch(self._on_search, "value_input")
-        self.results.param.watch(self._on_select, "selection")
+        # Every handler runs through _soon: under the document lock, with its errors shown in the page.
+        self.model_select.param.watch(self._soon(self._on_model), "value")
+        self.direction.param.watch(self._soon(self._on_direction), "value")
+        self.k_select.param.watch(self._soon(self._on_k), "value")
+        self.engagement.param.watch(self._soon(self._on_engagement), "value_throttled")
+        self.user_suggest.param.watch(self._soon(lambda e: setattr(self.user_input, "value", e.new)), "value")
+        self.user_button.on_click(self._soon(self._on_start_user))
+        self.clear_button.on_click(self._soon(self._on_clear))
+        self.ratings_table.on_click(self._soon(self._on_remove), column="remove")
+        self.search.param.watch(self._soon(self._on_search), "value_input")
+        self.results.param.watch(self._soon(self._on_select), "selection")
         for stars, button in enumerate(self.star_buttons, start=1):
-            button.on_click(lambda _e, s=stars: self.rate(s))
+            button.on_click(self._soon(lambda _e, s=stars: self.rate(s)))
         self.refresh()
+
+    def _soon(self, handler):
+        """``handler`` wrapped for a browser event: run on the document's next tick, then its errors shown.
+
+        Panel delivers some events (a click that also blurs a text box, committing what was typed)
+        outside Bokeh's document lock; a handler that then changes a plain Bokeh model (the chart)
+        made Bokeh raise, the rating half-done and nothing said. On the next tick the lock is held,
+        and the text box's new value has arrived. Without a served document (tests) it runs at once.
+        """
+        def guarded(*args) -> None:
+            try:
+                handler(*args)
+            except Exception as exc:  # a bug must not vanish into the server log: say it in the page
+                LOG.exception("dashboard callback failed")
+                self.notify(Notice("danger", f"Something went wrong: {type(exc).__name__}: {exc}"))
+
+        def run(*args) -> None:
+            doc = pn.state.curdoc
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(lambda: guarded(*args))
+            else:
+                guarded(*args)
+
+        return run
 
     # -- events -------------------------------------------------------------------------------------
 

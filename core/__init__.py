@@ -2,14 +2,7 @@
 
 This package is the kernel: hook specs, contracts, plugin manager, registry and root command line.
 Every capability is a plugin (built in, or from the ``deepcart`` entry-point group) marking its hooks
-with :data:`hookimpl`::
-
-    from deepcart import hookimpl
-
-    @hookimpl
-    def register_metrics(register):
-        register("my-metric", MyMetric)
-
+with :data:`hookimpl` (``@hookimpl def register_metrics(register): register("m", MyMetric)``).
 Importing it is cheap on purpose: ``deepcart --help`` must not pay for torch, duckdb or a UI library.
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deepcart.errors import ConfigError
+from deepcart.errors import ConfigError, did_you_mean
 
 
 def parse_options(pairs: Iterable[str]) -> dict[str, str]:
@@ -39,8 +39,9 @@ def make_config(config_cls: type, options: Mapping[str, Any], *, what: str) -> A
     fields = getattr(config_cls, "model_fields", {})
     unknown = sorted(set(options) - set(fields))
     if unknown:
-        valid = ", ".join(fields) or "none"
-        raise ConfigError(f"{what} has no option {', '.join(map(repr, unknown))}; valid options: {valid}")
+        hint = did_you_mean(unknown[0], fields)
+        raise ConfigError(f"{what} has no option {', '.join(map(repr, unknown))}.{hint} "
+                          f"Valid options: {', '.join(fields) or 'none'}")
     try:
         return config_cls(**options)
     except pydantic.ValidationError as exc:

@@ -3,9 +3,16 @@ traceback, while library callers catch them by type."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 import click
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the known name closest to a mistyped one, else an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 class DeepcartError(click.ClickException):
@@ -31,7 +38,7 @@ class UnknownComponentError(DeepcartError):
     def __init__(self, kind: str, name: str, available: Iterable[str]):
         names = sorted(available)
         listed = ", ".join(names) if names else "none (is a plugin missing?)"
-        super().__init__(f"unknown {kind} {name!r}. Available {kind}s: {listed}.")
+        super().__init__(f"unknown {kind} {name!r}.{did_you_mean(name, names)} Available {kind}s: {listed}.")
         self.kind, self.name, self.available = kind, name, names
 
 

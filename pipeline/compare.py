@@ -177,7 +177,7 @@ def compare(registry, split, systems: Sequence[System], metric_names: Sequence[s
                 scorer = model.score
             else:
                 model, _ = fit_recommender(registry, system.name, system.options, split, seed=seed,
-                                           echo=echo, train=train)
+                                           echo=echo, train=train, quiet=quiet)
                 scorer = None
             run.fit_seconds = time.perf_counter() - started
             items = np.asarray(model.item_ids).astype(str)

@@ -21,6 +21,7 @@ catalogue size; no users x items matrix is ever materialised.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ class MetricSpec:
 def parse_metric(text: str, default_k: int, registry) -> MetricSpec:
     """Parse ``name`` or ``name@k`` and check the metric exists."""
     name, _, k_text = text.partition("@")
+    glued = re.fullmatch(r"([a-z][a-z-]*?)(\d+)", name)  # ndcg10 for ndcg@10
+    if glued and not k_text and name not in registry.names("metric") and glued[1] in registry.names("metric"):
+        raise DeepcartError(f"unknown metric {text!r}. Did you mean '{glued[1]}@{glued[2]}'?")
     component = registry.get("metric", name)
     if component.obj.needs == "ratings":
         if k_text:

@@ -12,15 +12,20 @@ import numpy as np
 
 
 def fit_recommender(registry, name: str, options: Mapping[str, Any], split, *, seed: int,
-                    echo: Callable[[str], None], train=None) -> tuple[Any, Any]:
+                    echo: Callable[[str], None], train=None, quiet: bool = False) -> tuple[Any, Any]:
     """Fit recommender ``name`` on a split's train part, early-stopping on its validation users.
 
     :param train: the split's train part as :class:`deepcart.ratings.Ratings`, if already read.
+    :param quiet: turn the recommender's own training progress off (its ``progress`` option).
     :returns: ``(model, train)``.
     """
     from deepcart.pipeline.ratings_io import paired_ratings, ratings_from_parquet
 
-    model = registry.create("recommender", name, dict(options))
+    options = dict(options)
+    fields = getattr(registry.get("recommender", name).obj.Config, "model_fields", {})
+    if quiet and "progress" in fields:
+        options.setdefault("progress", False)
+    model = registry.create("recommender", name, options)
     train = train if train is not None else ratings_from_parquet(split.part("train"))
     kwargs: dict[str, Any] = {"seed": seed}
     if "validation" in inspect.signature(model.fit).parameters:

@@ -172,7 +172,7 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
         started = time.perf_counter()
         try:
             model, _ = fit_recommender(registry, name, {**base_options, **combo}, split, seed=seed,
-                                       echo=lambda _m: None, train=train)
+                                       echo=lambda _m: None, train=train, quiet=True)
         except (DeepcartError, MemoryError, ValueError, RuntimeError) as exc:
             trial.error = f"{type(exc).__name__}: {exc}"
             echo(f"  [{number}/{len(combos)}] {combo}: failed: {trial.error}")

@@ -94,6 +94,7 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
     Example: deepcart build --reviews-file Electronics.jsonl.gz --items-file meta_Electronics.jsonl.gz
     --k-core 5 --tag electronics-5core
     """
+    from deepcart.pipeline import default_dataset
     from deepcart.pipeline.build import BuildSpec, build_dataset
     from deepcart.pipeline.default_dataset import (
         DEFAULT_EMBEDDED_FILTERS, DEFAULT_SYNTH_SEED, embedded_note, ensure_default_sources,
@@ -107,7 +108,7 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
         if items:
             raise click.UsageError("--items-file needs --reviews-file")
         review_file, meta_file = ensure_default_sources(
-            data_dir, reviews=DEFAULT_SYNTH_REVIEWS, seed=DEFAULT_SYNTH_SEED, progress=progress
+            data_dir, reviews=default_dataset.DEFAULT_SYNTH_REVIEWS, seed=DEFAULT_SYNTH_SEED, progress=progress
         )
         reviews, items = (str(review_file),), (str(meta_file),)
         tag = tag or DEFAULT_TAG
@@ -122,7 +123,33 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
                      data_dir=data_dir, force=force, on_bad_records=on_bad_records,
                      memory_limit=memory_limit, threads=threads, source_note=note)
     echo = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    if note and not force and already_built(spec):
+        click.echo(f"Dataset tag {tag!r} is already built from the embedded default with these options: "
+                   "nothing to do (--force rebuilds it).")
+        return
     build_dataset(spec, plugins.registry, echo=echo, progress=progress)
+
+
+def already_built(spec) -> bool:
+    """Whether ``spec``'s tag exists and was built from the same embedded default the same way."""
+    from deepcart.errors import DeepcartError
+    from deepcart.pipeline.default_dataset import stale_default_tag
+    from deepcart.pipeline.tags import read_manifest
+
+    try:
+        manifest = read_manifest(spec.tag, spec.data_dir)
+    except (DeepcartError, ValueError):
+        return False
+    if stale_default_tag(spec.data_dir) and spec.tag == DEFAULT_TAG:
+        return False
+    steps = manifest.get("filters", [])
+    same_filters = [s.get("step") for s in steps] == [name for name, _ in spec.filters] and all(
+        all(step.get("params", {}).get(k) == v for k, v in params.items())
+        for step, (_, params) in zip(steps, spec.filters))
+    return (manifest.get("sources", {}).get("embedded_default") == spec.source_note.get("embedded_default")
+            and manifest.get("seed") == spec.seed and same_filters
+            and manifest.get("loader", {}).get("on_bad_records") == spec.on_bad_records
+            and (spec.loader is None or manifest.get("loader", {}).get("name") == spec.loader))
 
 
 @click.command("synth")

@@ -74,6 +74,11 @@ def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, option
         raise click.UsageError("-o/--option configures --recommender; a saved model keeps its options")
     registry = plugins.registry
     floors = parse_min_engagement(min_engagement)  # a typo fails before any training
+    if recommender:
+        from deepcart.config import make_config
+
+        make_config(registry.get("recommender", recommender).obj.Config, parse_options(options),
+                    what=f"recommender {recommender!r}")
     tag_dir = existing_tag_path(data_tag, data_dir)
     echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     specs = [parse_metric(m, default_k, registry) for m in (metrics or default_metrics(registry))]

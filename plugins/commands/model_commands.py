@@ -27,6 +27,15 @@ def _echo(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
 
 
+def checked_options(registry, recommender: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` after checking the recommender and its options exist and are valid: a typo fails
+    before any split is made or model trained."""
+    from deepcart.config import make_config
+
+    make_config(registry.get("recommender", recommender).obj.Config, options, what=f"recommender {recommender!r}")
+    return options
+
+
 def _options(registry, recommender: str, pairs, epochs: int | None) -> dict[str, Any]:
     from deepcart.config import parse_options
 
@@ -66,10 +75,10 @@ def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out
         raise click.ClickException(f"{out} already exists; use --force to replace it")
     registry = plugins.registry
     echo = _echo(quiet)
+    opts = checked_options(registry, recommender, _options(registry, recommender, options, epochs))
     tag_dir = existing_tag_path(data_tag, data_dir)
-    opts = _options(registry, recommender, options, epochs)
     split = split_dataset(tag_dir, registry, DEFAULT_SPLITTER, seed=seed, echo=echo)
-    model, train = fit_recommender(registry, recommender, opts, split, seed=seed, echo=echo)
+    model, train = fit_recommender(registry, recommender, opts, split, seed=seed, echo=echo, quiet=quiet)
     metrics = ["rmse", "ndcg@10"] if "ndcg" in registry.names("metric") else ["rmse"]
     report = evaluate_model(model, split, "val", metrics, registry, quiet=quiet)
     summary = {f"{r['metric']}/{r['direction']}": r["value"] for r in report.rows}
@@ -77,6 +86,30 @@ def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out
                metrics={"val": summary}, force=force, extra={"split": split.manifest["splitter"], "seed": seed})
     echo("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items()))
     click.echo(f"Saved model to {out}")
+
+
+def known_ratings(model, history: list[tuple[str, float]]) -> tuple[list[tuple[str, float]], list[str]]:
+    """The ratings of products the model knows, and a note per ignored one with the ASIN it probably
+    meant: the same characters in another case or with spaces around, or one character off."""
+    import numpy as np
+
+    ids = np.asarray(model.item_ids).astype(str)
+    known = set(ids.tolist())
+    upper = {asin.upper(): asin for asin in ids.tolist()}
+    used, ignored = [], []
+    for asin, stars in history:
+        if asin in known:
+            used.append((asin, stars))
+            continue
+        guess = upper.get(asin.strip().upper())
+        if guess is None and asin:
+            same_length = ids[np.char.str_len(ids) == len(asin)]
+            if len(same_length):  # one vectorised pass: characters that differ, per id
+                chars = same_length.view(np.uint32).reshape(len(same_length), -1)[:, : len(asin)]
+                off = (chars != np.array([ord(c) for c in asin], dtype=np.uint32)).sum(axis=1)
+                guess = str(same_length[int(np.argmin(off))]) if off.min() <= 1 else None
+        ignored.append(f"{asin} (did you mean {guess}?)" if guess else asin)
+    return used, ignored
 
 
 def read_ratings_file(path: Path) -> list[tuple[str, float]]:
@@ -164,15 +197,17 @@ def recommend_command(plugins, model_dir, data_tag, data_dir, user_id, rates, ra
         history = parse_rate(rates) if rates else read_ratings_file(ratings_file)
     catalogue = load_catalogue(tag_dir)
     scorer = CatalogueScorer(model, catalogue)
-    known = set(map(str, model.item_ids))
-    unknown = [asin for asin, _ in history if asin not in known]
-    if unknown:
-        click.echo(f"deepcart: warning: ignored {len(unknown)} item(s) the model does not know: "
-                   f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}", err=True)
-    picks = pick(scorer.catalogue, scorer.scores(history), history, k=k, direction=direction, min_engagement=min_engagement)
+    used, ignored = known_ratings(model, history)
+    if ignored:
+        click.echo(f"deepcart: warning: ignored {len(ignored)} rating(s) of products the model does not know: "
+                   + "; ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else ""), err=True)
+    if not used:
+        raise click.ClickException("none of the given ratings is of a product the model knows, so nothing would be "
+                                   "personal; check the ASINs (parent_asin, upper case)")
+    picks = pick(scorer.catalogue, scorer.scores(used), used, k=k, direction=direction, min_engagement=min_engagement)
     if as_json:
-        click.echo(json.dumps({"direction": direction, "history": len(history), "picks": [p.to_json() for p in picks]},
-                              indent=2))
+        click.echo(json.dumps({"direction": direction, "history": len(used), "ignored": len(history) - len(used),
+                               "picks": [p.to_json() for p in picks]}, indent=2))
     else:
         click.echo(render_picks(picks, direction))
 
@@ -207,7 +242,7 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     """
 
     from deepcart.pipeline.default_dataset import tag_or_default
-    from deepcart.pipeline.evaluate import default_metrics
+    from deepcart.pipeline.evaluate import default_metrics, parse_metric
     from deepcart.pipeline.experiment import evaluate_model, fit_recommender
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.picks import CatalogueScorer, load_catalogue, pick, render_picks
@@ -219,9 +254,11 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     echo = _echo(quiet)
     data_dir = data_dir or default_data_dir()
     recommenders = recommenders or (DEFAULT_RECOMMENDER,)
-    for name in recommenders:
-        registry.get("recommender", name)  # unknown names fail before any work
+    planned = {name: checked_options(registry, name, _run_options(registry, name, options, epochs))
+               for name in recommenders}  # unknown names and bad options fail before any work
     metric_names = metrics or default_metrics(registry)
+    for metric in metric_names:
+        parse_metric(metric, default_k, registry)
     data_tag, tag_dir = tag_or_default(registry, data_tag, data_dir, echo=echo,
                                        progress=not quiet and sys.stderr.isatty())
     split = split_dataset(tag_dir, registry, DEFAULT_SPLITTER, seed=seed, echo=echo)
@@ -229,12 +266,8 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
     last_model = None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in recommenders:
-        prefixed = [o.split(".", 1)[1] for o in options if o.split("=", 1)[0].startswith(name + ".")]
-        plain = [o for o in options if "." not in o.split("=", 1)[0]]
-        fields = getattr(registry.get("recommender", name).obj.Config, "model_fields", {})
-        opts = _options(registry, name, [o for o in plain if o.split("=", 1)[0].strip().replace("-", "_") in fields]
-                        + prefixed, epochs if "epochs" in fields else None)
-        model, train = fit_recommender(registry, name, opts, split, seed=seed, echo=echo)
+        opts = planned[name]
+        model, train = fit_recommender(registry, name, opts, split, seed=seed, echo=echo, quiet=quiet)
         report = evaluate_model(model, split, "test", metric_names, registry, k=default_k,
                                 min_engagement=min_engagement, train=train, quiet=quiet)
         per_model[name] = report
@@ -267,6 +300,15 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
         click.echo(f"\nSample: worst picks for test user {user} by {last_model[0]} "
                    f"(items with >= {min_engagement} ratings)")
         click.echo(render_picks(picks, "worst"))
+
+
+def _run_options(registry, name: str, options, epochs: int | None) -> dict[str, Any]:
+    """The options of one recommender of ``run``: ``NAME.key=value`` for it, ``key=value`` if it has the key."""
+    prefixed = [o.split(".", 1)[1] for o in options if o.split("=", 1)[0].startswith(name + ".")]
+    plain = [o for o in options if "." not in o.split("=", 1)[0]]
+    fields = getattr(registry.get("recommender", name).obj.Config, "model_fields", {})
+    return _options(registry, name, [o for o in plain if o.split("=", 1)[0].strip().replace("-", "_") in fields]
+                    + prefixed, epochs if "epochs" in fields else None)
 
 
 def _comparison(per_model: dict[str, Any]) -> list[dict[str, Any]]:

@@ -206,6 +206,21 @@ def test_embedded_default_builds_without_input(tmp_path, monkeypatch):
     assert not datasets.stale_default_tag(tmp_path)
 
 
+def test_building_the_embedded_default_again_is_nothing_to_do(tmp_path, monkeypatch):
+    """`deepcart build` right after the Quickstart (which built the default) succeeds, doing nothing."""
+    import deepcart.pipeline.default_dataset as datasets
+
+    monkeypatch.setattr(datasets, "DEFAULT_SYNTH_REVIEWS", 4000)
+    assert build(tmp_path).exit_code == 0
+    manifest = (tmp_path / "synthetic" / "manifest.json").read_bytes()
+    again = build(tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "already built from the embedded default" in again.output and "nothing to do" in again.output
+    assert (tmp_path / "synthetic" / "manifest.json").read_bytes() == manifest  # untouched
+    other = build(tmp_path, "--k-core", "3")  # not the same build: replacing it still needs --force
+    assert other.exit_code != 0 and "already exists" in other.output
+
+
 def test_stale_embedded_default_is_detected_but_own_tags_are_not(real_data, tmp_path):
     import deepcart.pipeline.default_dataset as datasets
 

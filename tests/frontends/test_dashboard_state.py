@@ -440,7 +440,12 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     from deepcart.cli import cli
 
     served = []
-    monkeypatch.setattr(view_module, "serve", lambda data, **kw: served.append((data, kw)))
+
+    def fake_serve(data, **kw):
+        served.append((data, kw))
+        kw["on_listening"]()  # the address is printed once the server listens, by this callback
+
+    monkeypatch.setattr(view_module, "serve", fake_serve)
     monkeypatch.setenv("DEEPCART_LOAD_PLUGINS", "")
     data_dir, tag = synthetic_tag
     result = CliRunner().invoke(cli, ["serve", "--data-dir", str(data_dir), "--model", str(naive_model),
@@ -448,14 +453,44 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     assert result.exit_code == 0, result.output
     data, options = served[-1]
     assert data.data_tag == tag and data.usable  # the tag comes from the model's manifest
-    assert options == {"port": 5099, "address": "127.0.0.1", "show": False}
+    assert {k: v for k, v in options.items() if k != "on_listening"} == {"port": 5099, "address": "127.0.0.1",
+                                                                         "show": False}
     assert "http://127.0.0.1:5099/" in result.output
+
+    # What the person named must load, or nothing is served.
+    served.clear()
+    for args, why in ((["--model", str(data_dir / "no-such-model")], "no-such-model"),
+                      (["--data-tag", "no-such-tag"], "no-such-tag")):
+        bad = CliRunner().invoke(cli, ["serve", "--data-dir", str(data_dir), *args, "--port", "5099"])
+        assert bad.exit_code == 1 and "not serving" in bad.output and why in bad.output, bad.output
+        assert "http://" not in bad.output
+    assert not served
 
     result = CliRunner().invoke(cli, ["serve", "panel", "--data-dir", str(data_dir), "--data-tag", tag])
     assert result.exit_code == 0, result.output
     data, _ = served[-1]
     assert not data.usable and "deepcart: warning: No model is loaded" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_taken_port_is_an_error_before_any_address_is_printed(synthetic_tag, naive_model, monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from deepcart.cli import cli
+
+    pytest.importorskip("panel")
+    monkeypatch.setenv("DEEPCART_LOAD_PLUGINS", "")
+    data_dir, _ = synthetic_tag
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--data-dir", str(data_dir), "--model", str(naive_model),
+                                          "--port", str(port)])
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output, result.output
+    assert "http://" not in result.output
 
 
 def test_page_without_a_model_explains_how_to_train_one():

@@ -22,7 +22,7 @@ def test_make_config_converts_types():
 
 
 def test_make_config_names_unknown_and_invalid_fields():
-    with pytest.raises(ConfigError, match="no option 'dampin'; valid options: .*damping"):
+    with pytest.raises(ConfigError, match=r"no option 'dampin'. Did you mean 'damping'\? Valid options: .*damping"):
         make_config(NaiveConfig, {"dampin": "1"}, what="recommender 'naive'")
     with pytest.raises(ConfigError, match="damping: Input should be greater than or equal to 0"):
         make_config(NaiveConfig, {"damping": "-1"}, what="recommender 'naive'")

@@ -107,7 +107,22 @@ def test_recommend_from_file_user_and_errors(synthetic_tag, naive_model, tmp_pat
     assert broken.exit_code != 0 and "me.jsonl, line 2" in broken.output
     unknown = CliRunner().invoke(cli, ["recommend", "--model", str(naive_model), "--data-dir", str(data_dir),
                                        "--rate", "NOT-AN-ITEM:1"], env=ENV)
-    assert unknown.exit_code == 0 and "does not know: NOT-AN-ITEM" in unknown.output
+    # nothing known: nothing personal to show, so it is an error, not a silent popularity list
+    assert unknown.exit_code == 1 and "none of the given ratings is of a product the model knows" in unknown.output
+
+
+def test_recommend_points_out_mistyped_asins(synthetic_tag, knn_model):
+    data_dir, tag = synthetic_tag
+    real = popular_items(data_dir, tag, 2)
+    typo = real[1][:-1] + ("X" if real[1][-1] != "X" else "Y")
+    result = CliRunner().invoke(cli, ["recommend", "--model", str(knn_model), "--data-dir", str(data_dir), "--json",
+                                      "--rate", f"{real[0]}:1", "--rate", f"{real[1].lower()}:2",
+                                      "--rate", f"{typo}:2"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert f"{real[1].lower()} (did you mean {real[1]}?)" in result.output
+    assert f"{typo} (did you mean {real[1]}?)" in result.output
+    payload = json.loads(result.output[result.output.index("{"):])
+    assert payload["history"] == 1 and payload["ignored"] == 2  # only the known rating was used
 
 
 def test_run_compares_and_saves(synthetic_tag, tmp_path):

@@ -72,25 +72,38 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
     def echo(message: str) -> None:
         click.echo(message, err=True)
 
+    asked_for = bool(data_tag) or bool(models)
     if not data_tag:
+        unreadable = []
         for folder in models:
             try:
                 data_tag = read_model_manifest(folder)["dataset"].get("tag")
-            except DeepcartError:
+            except DeepcartError as exc:
+                unreadable.append(f"Model {folder} was not loaded: {exc.message}")
                 continue
             if data_tag:
                 break
+        if not data_tag and unreadable:
+            raise click.ClickException("not serving: " + " ".join(unreadable))
         data_tag = data_tag or "synthetic"
     data = load_dashboard_data(data_tag, data_dir, models, registry, echo=echo)
+    # A dataset or model the person named that does not load is an error: a page that cannot show
+    # what was asked for helps nobody. With nothing named, the page explains how to get a model.
+    failed = [p for p in data.problems if not p.startswith("No model is loaded")]
+    if asked_for and failed:
+        raise click.ClickException("not serving: " + " ".join(failed))
     for problem in data.problems:
         echo(f"deepcart: warning: {problem}")
 
     from deepcart.plugins.frontends.panel.view import serve
 
     host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
-    click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
+
+    def listening() -> None:
+        click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
+
     try:
-        serve(data, port=port, address=address, show=show)
+        serve(data, port=port, address=address, show=show, on_listening=listening)
     except OSError as exc:  # most often: the port is taken
         raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
                                    "choose another --port") from None

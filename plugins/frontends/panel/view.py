@@ -527,7 +527,20 @@ def make_app(data: DashboardData):
     return page
 
 
-def serve(data: DashboardData, *, port: int = 5006, address: str = "127.0.0.1", show: bool = False) -> None:
-    """Serve the dashboard until interrupted; accepts websocket origins ``localhost`` and ``127.0.0.1``."""
-    pn.serve({"/": lambda: make_app(data)}, port=port, address=address, show=show, title="deepcart",
-             websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"], verbose=False, warm=True)
+def serve(data: DashboardData, *, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
+          on_listening=None) -> None:
+    """Serve the dashboard until interrupted; accepts websocket origins ``localhost`` and ``127.0.0.1``.
+
+    The server binds its port first (a taken port raises ``OSError`` here), then ``on_listening()``
+    runs (the command prints the page's address only then), then requests are served.
+    """
+    server = pn.serve({"/": lambda: make_app(data)}, port=port, address=address, show=show, title="deepcart",
+                      websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"], verbose=False, warm=True,
+                      start=False)
+    if on_listening is not None:
+        on_listening()
+    server.start()
+    try:
+        server.io_loop.start()
+    except RuntimeError:  # the loop was stopped by Ctrl-C (Panel's own SIGINT handler)
+        pass

@@ -60,15 +60,19 @@ class EpochRow:
 
 
 class _EpochLog:
-    """tqdm bar on stderr (only on a terminal, and only if wanted) + optional CSV file."""
+    """Progress on stderr, if wanted: a tqdm bar on a terminal, else one line per epoch (a log file
+    or a CI job would otherwise see nothing for minutes); plus an optional CSV file."""
 
     FIELDS = ("epoch", "train_loss", "val_loss", "val_rmse", "seconds")
 
-    def __init__(self, total: int, *, progress: bool, log_csv: str | None, desc: str):
+    def __init__(self, total: int, *, progress: bool, log_csv: str | None, desc: str, epochs: int = 0):
         from tqdm import tqdm
 
+        terminal = sys.stderr.isatty()
         self.bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="batch",
-                        disable=not (progress and sys.stderr.isatty()))
+                        disable=not (progress and terminal))
+        self.lines = progress and not terminal
+        self.desc, self.epochs = desc, epochs
         self.file = None
         if log_csv:
             path = Path(log_csv)
@@ -86,6 +90,10 @@ class _EpochLog:
         if not self.bar.disable:
             self.bar.set_postfix(epoch=row.epoch, loss=f"{row.train_loss:.4f}",
                                  val_rmse=f"{row.val_rmse:.4f}")
+        if self.lines:
+            val = f", validation RMSE {row.val_rmse:.4f}" if not math.isnan(row.val_rmse) else ""
+            print(f"{self.desc}: epoch {row.epoch}/{self.epochs}, train loss {row.train_loss:.4f}{val} "
+                  f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
         if self.file:
             self.writer.writerow([row.epoch, f"{row.train_loss:.6g}", f"{row.val_loss:.6g}",
                                   f"{row.val_rmse:.6g}", f"{row.seconds:.3f}"])
@@ -168,7 +176,7 @@ def fit_loop(
 
     optimizer = LazyAdam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     log = _EpochLog(config.epochs * n_batches, progress=config.progress, log_csv=config.log_csv,
-                    desc=desc)
+                    desc=desc, epochs=config.epochs)
     history: list[EpochRow] = []
     best_rmse, best_state, waited = math.inf, None, 0
     try:
@@ -184,7 +192,9 @@ def fit_loop(
                 optimizer.step()
                 total += loss.detach() * bags.n  # stays on the device: no sync per batch
                 seen += bags.n
-                log.batch(lambda: float(loss))
+                # .item() of the detached loss: float() of a tensor that requires grad warns, and
+                # the warning landed inside the progress bar on every interactive run.
+                log.batch(lambda: loss.detach().item())
             train_loss = float(total) / max(seen, 1)
             val_loss = val_rmse = math.nan
             if validate is not None:

@@ -7,7 +7,8 @@ one rule of :func:`deepcart.pipeline.rank.relevance` (by predicted stars alone f
 engagement), ranked by :func:`deepcart.pipeline.rank.rank_scored` (equal relevance: most rated
 first, as everywhere).
 Each pick carries what a person needs to judge it: title, store, price, predicted and mean stars,
-number of ratings, and the most damning real review (lowest rating, then most helpful votes).
+number of ratings, and a real review that fits the direction: the most damning (lowest rating, then
+most helpful votes) with worst picks, the most glowing (highest rating, then most helpful) with best.
 
 The :class:`Catalogue` is built once per process from a dataset tag (DuckDB over its Parquet files)
 and shared; a pick request is then a fold-in plus a partial sort over the catalogue.
@@ -49,6 +50,11 @@ class Catalogue:
     review_text: np.ndarray
     review_votes: np.ndarray
     categories: np.ndarray | None = None
+    #: The most glowing review (highest rating, then most helpful), shown with best picks.
+    glowing_rating: np.ndarray | None = None
+    glowing_title: np.ndarray | None = None
+    glowing_text: np.ndarray | None = None
+    glowing_votes: np.ndarray | None = None
 
     def index_of(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Positions of ``ids`` in the catalogue and a mask of which exist."""
@@ -81,10 +87,19 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
                 PARTITION BY parent_asin
                 ORDER BY rating, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
             ) = 1
+        ), glowing AS (
+            SELECT parent_asin, rating AS glowing_rating, title AS glowing_title, text AS glowing_text,
+                   coalesce(helpful_vote, 0) AS glowing_votes
+            FROM read_parquet('{interactions}')
+            QUALIFY row_number() OVER (
+                PARTITION BY parent_asin
+                ORDER BY rating DESC, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
+            ) = 1
         )
         SELECT s.parent_asin, it.title, it.store, it.price, it.categories, s.mean_rating, s.n_ratings,
-               d.review_rating, d.review_title, d.review_text, d.review_votes
-        FROM stats s JOIN damning d USING (parent_asin)
+               d.review_rating, d.review_title, d.review_text, d.review_votes,
+               g.glowing_rating, g.glowing_title, g.glowing_text, g.glowing_votes
+        FROM stats s JOIN damning d USING (parent_asin) JOIN glowing g USING (parent_asin)
         LEFT JOIN read_parquet('{items}') it USING (parent_asin)
         ORDER BY s.parent_asin
         """
@@ -106,6 +121,10 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
         review_text=col("review_text"),
         review_votes=col("review_votes", np.int64),
         categories=col("categories"),
+        glowing_rating=col("glowing_rating", float),
+        glowing_title=col("glowing_title"),
+        glowing_text=col("glowing_text"),
+        glowing_votes=col("glowing_votes", np.int64),
     )
 
 
@@ -135,6 +154,8 @@ class Pick:
     review_title: str | None
     review_excerpt: str
     review_helpful_votes: int
+    #: Which review is quoted: the most damning (worst picks) or the most glowing (best picks).
+    review_kind: str = "most damning"
     #: How likely the person is to meet the product, as its engagement's share of the candidates at
     #: or below it (100: the likeliest); None for a model that ranks by stars alone.
     likely_percentile: float | None = None
@@ -220,6 +241,9 @@ def pick(
         pool = np.sort(scored.engagement[~blocked & np.isfinite(scored.engagement)])
         likely = lambda row: round(100.0 * np.searchsorted(pool, scored.engagement[row], side="right")  # noqa: E731
                                    / max(len(pool), 1), 1)
+    glowing = direction == "best" and cat.glowing_rating is not None
+    review = ((cat.glowing_rating, cat.glowing_title, cat.glowing_text, cat.glowing_votes) if glowing else
+              (cat.review_rating, cat.review_title, cat.review_text, cat.review_votes))
     picks = []
     for rank, row in enumerate(ranked[ranked >= 0].tolist(), start=1):
         picks.append(Pick(
@@ -231,10 +255,11 @@ def pick(
             predicted=round(float(scored.stars[row]), 3),
             mean_rating=round(float(cat.mean_rating[row]), 3),
             n_ratings=int(cat.n_ratings[row]),
-            review_rating=float(cat.review_rating[row]),
-            review_title=cat.review_title[row],
-            review_excerpt=excerpt(cat.review_text[row]),
-            review_helpful_votes=int(cat.review_votes[row]),
+            review_rating=float(review[0][row]),
+            review_title=review[1][row],
+            review_excerpt=excerpt(review[2][row]),
+            review_helpful_votes=int(review[3][row]),
+            review_kind="most glowing" if glowing else "most damning",
             likely_percentile=likely(row) if likely else None,
         ))
     return picks
@@ -251,9 +276,10 @@ def render_picks(picks: Sequence[Pick], direction: str) -> str:
     for p in picks:
         price = f"${p.price:,.2f}" if p.price is not None else "price n/a"
         likely = f" · likely: top {max(100 - p.likely_percentile, 0.1):.1f}%" if p.likely_percentile is not None else ""
-        lines.append(f"{p.rank:>3}. {p.title or p.parent_asin} [{p.parent_asin}]")
+        lines.append(f"{p.rank:>3}. {p.title or 'no details in the item file'} [{p.parent_asin}]")
         lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{likely} · "
                      f"mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
         if p.review_excerpt:
-            lines.append(f"     {p.review_rating:.0f}★ \"{p.review_title or ''}\": {p.review_excerpt}")
+            lines.append(f"     {p.review_kind} review, {p.review_rating:.0f}★ \"{p.review_title or ''}\": "
+                         f"{p.review_excerpt}")
     return "\n".join(lines)

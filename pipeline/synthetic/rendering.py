@@ -29,7 +29,8 @@ from deepcart.pipeline.synthetic.word_banks import (
     MAIN_CATEGORY_EXTRA,
     MONTHS,
     SHORT_SHARE,
-    TITLE_SPECS,
+    GENERAL_SPECS,
+    TOPIC_SPECS,
     TOPICS,
 )
 from deepcart.pipeline.synthetic.world import codes_to_str, random_stream, World
@@ -87,6 +88,13 @@ def render_chunk(w: World, rng: np.random.Generator, c: dict) -> tuple[bytes, np
     n_sent = np.minimum(n_sent, size)
     first = rng.integers(0, 1 << 30, m) % w.s_own[key]
     step = 1 + rng.integers(0, 1 << 30, m) % np.maximum(size - 1, 1)
+    # A step that shares a factor with the bank's size revisits sentences before n_sent are drawn:
+    # move it to the next step coprime with the size, so no sentence appears twice in one review.
+    while True:
+        shared = (np.gcd(step, size) > 1) & (size > 1)
+        if not shared.any():
+            break
+        step = np.where(shared, step % np.maximum(size - 1, 1) + 1, step)
     total = int(n_sent.sum())
     rev = np.repeat(np.arange(m), n_sent)
     sstart = np.cumsum(n_sent) - n_sent
@@ -190,8 +198,9 @@ def meta_lines(w: World, seed: int, n_lines: np.ndarray, star_sum: np.ndarray,
             r = R[k]
             _key, _noun, tnoun, main_cat, path, _price, _w = TOPICS[topic_l[k]]
             brand = BRANDS[brand_l[k]]
-            spec0 = TITLE_SPECS[int(r[0] * len(TITLE_SPECS))]
-            spec1 = TITLE_SPECS[int(r[1] * len(TITLE_SPECS))]
+            specs = TOPIC_SPECS.get(_key, GENERAL_SPECS)  # attributes that fit this kind of product
+            spec0 = specs[int(r[0] * len(specs))]
+            spec1 = specs[int(r[1] * len(specs))]
             color = COLORS[int(r[2] * len(COLORS))]
             title = f"{brand} {tnoun}, {spec0}"
             if spec1 != spec0 and r[3] < 0.6:
@@ -211,9 +220,9 @@ def meta_lines(w: World, seed: int, n_lines: np.ndarray, star_sum: np.ndarray,
                 year = 1995 + int(r[11] * 25)
                 description = [DESCRIPTIONS[(j + (0 if nd > 1 else 1)) % len(DESCRIPTIONS)]
                                .format(brand=brand, t=tnoun, year=year) for j in range(nd)]
-            if r[14] < 0.40:
+            if r[14] < 0.15:  # real meta leaves many prices null; most items here have one
                 price = None
-            elif r[14] < 0.41:
+            elif r[14] < 0.16:
                 price = "\u2014"
             elif r[15] < 0.6:
                 price = round(int(price_l[k]) + 0.99, 2)

@@ -310,6 +310,39 @@ TITLE_SPECS = (
     "Noise Cancelling", "Nylon Braided", "Low Latency", "Waterproof", "Adjustable", "4K Ready",
     "for Home and Office", "Shockproof", "Wireless", "High Speed", "Travel Friendly",
 )
+#: Title attributes that fit each kind of product (a topic's key; others: GENERAL_SPECS), so that
+#: no title reads "USB C Cable, Wireless" or "Phone Case, Noise Cancelling".
+GENERAL_SPECS = ("Upgraded 2023 Version", "Heavy Duty", "for Home and Office", "Travel Friendly", "2-Pack")
+_AUDIO = ("Noise Cancelling", "Long Battery Life", "Low Latency", "Wireless", "with Carrying Case",
+          "Waterproof", "Upgraded 2023 Version")
+_CABLE = ("Fast Charging", "Nylon Braided", "High Speed", "2-Pack", "Heavy Duty", "Upgraded 2023 Version")
+_POWER = ("Fast Charging", "Compatible with iPhone and Samsung Galaxy", "Ultra Slim", "Travel Friendly",
+          "2-Pack", "Upgraded 2023 Version")
+_PROTECT = ("Compatible with iPhone and Samsung Galaxy", "Ultra Slim", "Shockproof", "2-Pack", "Heavy Duty")
+_PERIPHERAL = ("Wireless", "Plug and Play", "Ultra Slim", "Low Latency", "Long Battery Life", "Adjustable",
+               "for Home and Office")
+_STORAGE = ("High Speed", "Plug and Play", "Shockproof", "2-Pack", "Upgraded 2023 Version")
+_VIDEO = ("4K Ready", "Plug and Play", "High Speed", "Wireless", "Adjustable", "Upgraded 2023 Version")
+_MOUNT = ("Adjustable", "Heavy Duty", "Ultra Slim", "Travel Friendly", "for Home and Office")
+TOPIC_SPECS: dict[str, tuple[str, ...]] = {
+    "usb_cable": _CABLE, "hdmi_cable": ("4K Ready", "High Speed", "Nylon Braided", "2-Pack", "Heavy Duty"),
+    "headphones": _AUDIO, "earbuds": _AUDIO, "speaker": _AUDIO, "soundbar": ("Wireless", "4K Ready",
+    "Plug and Play", "Upgraded 2023 Version", "for Home and Office"), "microphone": ("Plug and Play",
+    "Noise Cancelling", "Wireless", "Adjustable", "with Carrying Case"),
+    "charger": _POWER, "car_charger": _POWER, "power_bank": _POWER + ("Long Battery Life",),
+    "phone_case": _PROTECT, "screen_protector": _PROTECT, "watch_band": ("Adjustable", "Waterproof",
+    "Ultra Slim", "2-Pack", "Travel Friendly"),
+    "mouse": _PERIPHERAL, "keyboard": _PERIPHERAL, "webcam": ("Plug and Play", "4K Ready", "Adjustable",
+    "for Home and Office", "Low Latency"), "bluetooth_adapter": ("Plug and Play", "Low Latency", "Ultra Slim",
+    "Long Battery Life", "Upgraded 2023 Version"),
+    "memory_card": _STORAGE, "flash_drive": _STORAGE, "ssd": _STORAGE, "hard_drive": _STORAGE,
+    "monitor": ("4K Ready", "Ultra Slim", "Adjustable", "for Home and Office", "Low Latency"),
+    "tv_mount": _MOUNT, "laptop_stand": _MOUNT, "tripod": _MOUNT + ("with Carrying Case",),
+    "ring_light": ("Adjustable", "Plug and Play", "Travel Friendly", "with Carrying Case"),
+    "streaming_stick": _VIDEO, "projector": _VIDEO, "camera": ("4K Ready", "Waterproof", "Shockproof",
+    "with Carrying Case", "Long Battery Life"), "dash_cam": ("4K Ready", "Plug and Play", "Low Latency",
+    "Wireless", "Upgraded 2023 Version"),
+}
 FEATURES = (
     "\u3010{adj} Design\u3011 The {brand} {t} is built from premium materials for long-lasting everyday use.",
     "WIDE COMPATIBILITY: Works with most laptops, tablets and smartphones.",

@@ -261,8 +261,9 @@ class World:
 
         Banks 0..4: long texts for 1..5 stars; 5: long texts of bad items (1-2 stars);
         6..10: one-phrase texts for 1..5 stars; 11: one-phrase texts of bad items.
-        A long-text pool is the bank's own sentences followed by the neutral filler, padded (by
-        repeating filler) to a prime length so that a random stride visits distinct sentences.
+        A long-text pool is the bank's own sentences followed by the neutral filler, each once;
+        rendering walks it with a stride coprime with its length, so one review never repeats a
+        sentence (version 2 padded the pool to a prime length with repeated filler, which did).
         """
         T = self.n_topics
         flat: list[str] = []
@@ -279,8 +280,6 @@ class World:
                     mine = [_esc(x.format(n=noun)) for x in long_banks[b]]
                     filler = [_esc(x.format(n=noun)) for x in NEUTRAL_SENTENCES]
                     pool = mine + filler
-                    p = _next_prime(len(pool))
-                    pool += [filler[i % len(filler)] for i in range(p - len(pool))]
                 else:
                     mine = [_esc(x.format(n=noun)) for x in short_banks[b - 6]]
                     pool = mine

@@ -84,7 +84,8 @@ def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out
     summary = {f"{r['metric']}/{r['direction']}": r["value"] for r in report.rows}
     save_model(model, out, recommender=recommender, data_tag=data_tag, tag_sha256=tag_manifest_sha256(tag_dir),
                metrics={"val": summary}, force=force, extra={"split": split.manifest["splitter"], "seed": seed})
-    echo("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items()))
+    echo("Validation: " + ", ".join(f"{r['metric']}{'' if r['direction'] == '-' else ' ' + r['direction']} "
+                                    f"{r['value']:.4f}" for r in report.rows))
     click.echo(f"Saved model to {out}")
 
 
@@ -272,6 +273,10 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
                                 min_engagement=min_engagement, train=train, quiet=quiet)
         per_model[name] = report
         out = (models_dir or data_dir / "models") / data_tag / f"{name}-{stamp}"
+        for n in range(2, 1000):  # two runs in one second: a new folder, never a clash
+            if not out.exists():
+                break
+            out = out.with_name(f"{name}-{stamp}-{n}")
         save_model(model, out, recommender=name, data_tag=data_tag, tag_sha256=tag_manifest_sha256(tag_dir),
                    metrics={"test": {f"{r['metric']}/{r['direction']}": r["value"] for r in report.rows}},
                    extra={"seed": seed})
@@ -293,8 +298,10 @@ def run_command(plugins, data_tag, data_dir, recommenders, metrics, options, epo
         click.echo(json.dumps({"data_tag": data_tag, "recommenders": list(recommenders), "metrics": rows,
                                "sample_user": user, "worst_picks": [p.to_json() for p in picks]}, indent=2))
         return
-    click.echo(f"Test users of {data_tag!r}: {split.manifest['users']['test']:,}; ranking metrics over items "
-               f"with >= {min_engagement} train ratings")
+    evaluated = max((report.n_users for report in per_model.values()), default=0)
+    ranking = any(row["direction"] != "-" for row in rows)
+    click.echo(f"Test users of {data_tag!r}: {evaluated:,}"
+               + (f"; ranking metrics over items with >= {min_engagement} train ratings" if ranking else ""))
     click.echo(render_comparison(rows, list(recommenders)))
     if user:
         click.echo(f"\nSample: worst picks for test user {user} by {last_model[0]} "

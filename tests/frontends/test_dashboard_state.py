@@ -352,6 +352,56 @@ def test_load_real_tag_start_as_user_and_download(synthetic_tag, naive_model, re
     assert total > 0 and all(any(w.startswith("cable") for w in tokenize(p["title"])) for p in found)
 
 
+def test_starting_as_a_user_asks_before_replacing_the_persons_own_ratings(synthetic_tag, naive_model, registry):
+    data_dir, tag = synthetic_tag
+    data = load_dashboard_data(tag, data_dir, [naive_model], registry)
+    session = DashboardSession(data)
+    found, _ = session.search("cable")
+    session.rate(found[0]["parent_asin"], 2)
+    user, n = data.sample_users[0]
+    question = session.start_as_user(user)
+    assert question.level == "confirm" and "replaces your 1 rating" in question.text
+    assert list(session.ratings) == [found[0]["parent_asin"]]  # nothing replaced yet
+    assert session.start_as_user(user, confirmed=True).level == "success" and len(session.history()) == n
+    assert session.start_as_user(data.sample_users[1][0]).level == "success"  # a dataset user's: no question
+
+
+def test_each_pick_quotes_the_review_that_fits_its_direction(synthetic_tag, naive_model, registry):
+    pytest.importorskip("panel")
+    from deepcart.plugins.frontends.panel.view import DashboardView, render_picks
+
+    data_dir, tag = synthetic_tag
+    data = load_dashboard_data(tag, data_dir, [naive_model], registry)
+    cat = data.catalogue
+    session = DashboardSession(data, min_engagement=0, k=20)
+    worst = session.picks()
+    session.set_direction("best")
+    best = session.picks()
+    for result, kind, column in ((worst, "most damning", cat.review_rating), (best, "most glowing", cat.glowing_rating)):
+        assert result.picks and all(p.review_kind == kind for p in result.picks)
+        rows, _ = cat.index_of([p.parent_asin for p in result.picks])
+        assert [p.review_rating for p in result.picks] == column[rows].tolist()
+        assert f"{kind.capitalize()} review" in render_picks(result)
+    assert max(p.review_rating for p in best.picks) == 5 and min(p.review_rating for p in worst.picks) == 1
+    view = DashboardView(DashboardSession(data, min_engagement=0))
+    assert not view.results.visible  # no empty table before the first search
+    view.run_search("cable")
+    assert view.results.visible
+    top = max([*view.chart_source.data["picks"], *view.chart_source.data["catalogue"]])
+    assert view.chart.y_range.end >= top * 1.1  # the tallest bar is not cut
+
+
+def test_pick_wording():
+    pytest.importorskip("panel")
+    from deepcart.pipeline.picks import Pick
+    from deepcart.plugins.frontends.panel.view import _render_pick
+
+    pick = Pick(1, "B0NOMETA", None, None, None, 2.0, 2.5, 30, 1.0, "Bad", "It broke.", 1)
+    html = _render_pick(pick)
+    assert "1 person found this helpful" in html and "people" not in html
+    assert "B0NOMETA" in html and "no details in the item file" in html
+
+
 def test_no_model_or_a_bad_model_is_a_message_with_the_train_command(synthetic_tag, naive_model, registry,
                                                                      tmp_path):
     data_dir, tag = synthetic_tag

@@ -71,3 +71,18 @@ def test_built_wheel_installs_and_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert '"naive"' in result.stdout
     assert (target / "bin" / "deepcart").exists() or any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_the_torch_requirement_keeps_an_installed_cpu_build():
+    """A range, not a pin: a CPU build already installed is kept, never swapped for PyPI's CUDA build
+    (which a pin to one version forced on anyone with another); capped at the version CI runs."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    torch = next(Requirement(r) for r in project["dependencies"] if Requirement(r).name == "torch")
+    for kept in ("2.13.0+cpu", "2.13.0", "2.6.0+cpu", "2.4.1+cpu"):
+        assert torch.specifier.contains(kept), kept
+    for refused in ("2.3.1", "2.13.1", "2.14.0"):
+        assert not torch.specifier.contains(refused), refused
+    readme = (REPO / "README.md").read_text()  # and the README says how to get the CPU build
+    assert "--index-url https://download.pytorch.org/whl/cpu" in readme and "torch>=2.4,<=2.13.0" in readme

@@ -235,7 +235,8 @@ class Rating:
 
 @dataclass
 class Notice:
-    """A message for the person: ``level`` is ``info``, ``success``, ``warning`` or ``danger``."""
+    """A message for the person: ``level`` is ``info``, ``success``, ``warning``, ``danger``, or
+    ``confirm`` (a question: the same action again goes ahead)."""
 
     level: str
     text: str
@@ -346,14 +347,22 @@ class DashboardSession:
         self.ratings.clear()
         self.started_from = None
 
-    def start_as_user(self, user_id: str) -> Notice:
-        """Replace the ratings with those of an existing dataset user."""
+    def start_as_user(self, user_id: str, *, confirmed: bool = False) -> Notice:
+        """Replace the ratings with those of an existing dataset user.
+
+        The person's own ratings are never replaced silently: while they have any and ``confirmed``
+        is false, nothing changes and the notice (level ``confirm``) asks first.
+        """
         user_id = (user_id or "").strip()
         if not user_id:
             return Notice("warning", "Enter a user id of the dataset first.")
         rows = self.data.user_history(user_id)
         if not rows:
             return Notice("danger", f"There is no user {user_id} in dataset {self.data.data_tag!r}.")
+        own = len(self.ratings)
+        if own and not confirmed and self.started_from is None:
+            return Notice("confirm", f"Starting as {user_id} replaces your {own} rating{'s' if own != 1 else ''} "
+                                     "(download them first to keep them). Click again to go ahead.")
         self.ratings = {}
         for r in sorted(rows, key=lambda r: r["timestamp"]):
             self.ratings[r["parent_asin"]] = Rating(r["parent_asin"], int(round(r["rating"])), r["title"],

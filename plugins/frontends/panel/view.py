@@ -64,6 +64,7 @@ CSS = """
 .dc-review b { font-weight: 600; }
 .dc-rstars { color: #b45309; letter-spacing: 1px; }
 .dc-votes { color: var(--dc-muted); font-size: .75rem; margin-top: 2px; }
+.dc-qlabel { color: var(--dc-muted); font-size: .7rem; text-transform: uppercase; letter-spacing: .04em; }
 .dc-score { text-align: center; }
 .dc-pill { display: inline-block; min-width: 58px; padding: 4px 6px; border-radius: 14px; color: white;
            font-weight: 700; font-size: 1rem; }
@@ -120,19 +121,25 @@ def render_picks(result: PicksResult, *, version: int = 0, refresh_ms: float | N
     return "".join(parts)
 
 
+def _helpful(votes: int) -> str:
+    """``1 person found this helpful`` / ``12 people ...``."""
+    return f"{votes:,} {'person' if votes == 1 else 'people'} found this helpful"
+
+
 def _render_pick(p: Pick) -> str:
     e = html.escape
     review = ""
     if p.review_excerpt or p.review_title:
-        votes = (f'<div class="dc-votes">{p.review_helpful_votes:,} people found this helpful</div>'
-                 if p.review_helpful_votes else "")
-        review = (f'<blockquote class="dc-review"><div class="dc-clamp"><span class="dc-rstars">'
-                  f'{_stars(p.review_rating)}</span> <b>{e(p.review_title or "")}</b> {e(p.review_excerpt)}'
-                  f"</div>{votes}</blockquote>")
+        votes = f'<div class="dc-votes">{_helpful(p.review_helpful_votes)}</div>' if p.review_helpful_votes else ""
+        review = (f'<blockquote class="dc-review"><div class="dc-qlabel">{e(p.review_kind.capitalize())} review'
+                  f'</div><div class="dc-clamp"><span class="dc-rstars">{_stars(p.review_rating)}</span> '
+                  f'<b>{e(p.review_title or "")}</b> {e(p.review_excerpt)}</div>{votes}</blockquote>')
+    title = (e(p.title) if p.title else
+             f'{e(p.parent_asin)} <span class="dc-meta">(no details in the item file)</span>')
     return (
         f'<article class="dc-pick" data-asin="{e(p.parent_asin)}">'
         f'<div class="dc-rank">{p.rank}</div>'
-        f'<div><div class="dc-title">{e(p.title or p.parent_asin)}</div>'
+        f'<div><div class="dc-title">{title}</div>'
         f'<div class="dc-meta">{e(p.store or "unknown store")} · {_money(p.price)} · '
         f'mean {p.mean_rating:.1f}★ of {p.n_ratings:,} ratings</div>{review}</div>'
         f'<div class="dc-score">{_pill(p.predicted)}<div class="dc-sub">predicted</div>{_likely(p)}</div>'
@@ -188,7 +195,7 @@ def _code(text: str) -> str:
 
 def _star_chart():
     """A grouped bar chart: share of 1..5-star reviews among the picks vs. the candidate catalogue."""
-    from bokeh.models import ColumnDataSource, NumeralTickFormatter
+    from bokeh.models import ColumnDataSource, NumeralTickFormatter, Range1d
     from bokeh.plotting import figure
     from bokeh.transform import dodge
 
@@ -201,7 +208,7 @@ def _star_chart():
     fig.vbar(x=dodge("stars", 0.17, range=fig.x_range), top="catalogue", width=0.32, source=source,
              color="#a8a29e", legend_label="catalogue")
     fig.yaxis.formatter = NumeralTickFormatter(format="0%")
-    fig.y_range.start = 0
+    fig.y_range = Range1d(0, 1)  # set from the data on each refresh, with room above the tallest bar
     legend = fig.legend[0]
     legend.orientation = "horizontal"
     legend.border_line_color = None
@@ -223,6 +230,7 @@ class DashboardView:
         data = session.data
         self.version = 0
         self.selected: str | None = None
+        self._asked: tuple[str, str] | None = None  # the action a confirmation question is about
         self._results: list[str] = []
 
         # sidebar: model, filters, start as a user, the person's ratings
@@ -256,6 +264,7 @@ class DashboardView:
         self.ratings_table = pn.widgets.Tabulator(
             self._ratings_frame(), show_index=False, disabled=True, selectable=False, sortable=False,
             height=220, layout="fit_columns", widths={"★": 44, "remove": 40}, buttons={"remove": "✕"},
+            formatters={"Product": {"type": "textarea"}},
             hidden_columns=["parent_asin"], theme="fast", css_classes=["dc-rated"], sizing_mode="stretch_width")
         self.ratings_label = pn.pane.Markdown(self._ratings_label(), margin=(10, 10, 0, 10))
 
@@ -269,7 +278,8 @@ class DashboardView:
             self._results_frame([]), show_index=False, disabled=True, selectable=1, sortable=False,
             height=260, layout="fit_columns", hidden_columns=["parent_asin"], theme="fast",
             widths={"Price": 82, "Mean": 62, "Ratings": 74}, css_classes=["dc-results"],
-            sizing_mode="stretch_width")
+            formatters={"Title": {"type": "textarea"}},  # long titles wrap instead of being cut
+            visible=False, sizing_mode="stretch_width")  # shown with the first search
         self.details = pn.pane.HTML(render_details(None), sizing_mode="stretch_width", stylesheets=[CSS])
         self.review_title = pn.widgets.TextInput(label="Review title (optional)", placeholder="Sum it up",
                                                  sizing_mode="stretch_width")
@@ -349,7 +359,10 @@ class DashboardView:
         self._show_details()
 
     def _on_start_user(self, _event) -> None:
-        self.notify(self.session.start_as_user(self.user_input.value))
+        user = self.user_input.value
+        notice = self.session.start_as_user(user, confirmed=self._asked == ("start", user))
+        self._asked = ("start", user) if notice.level == "confirm" else None
+        self.notify(notice)
         self._show_details()
         self.refresh()
 
@@ -377,6 +390,7 @@ class DashboardView:
         self._results = [p["parent_asin"] for p in products]
         self.results.value = self._results_frame(products)
         self.results.selection = []
+        self.results.visible = bool(query.strip())
         shown = f"{len(products)} of {total:,}" if total > len(products) else f"{total:,}"
         self.result_count.object = (f'<div class="dc-meta">{shown} products match</div>' if query.strip() else "")
 
@@ -420,13 +434,16 @@ class DashboardView:
         shares = session.star_shares(result.picks)
         self.chart_source.data = {"stars": ["1★", "2★", "3★", "4★", "5★"], "picks": list(shares["picks"]),
                                   "catalogue": list(shares["catalogue"])}
+        # room above the tallest bar (a fixed or automatic top cut a 60% bar and its tooltip)
+        top = max([0.0, *shares["picks"], *shares["catalogue"]])
+        self.chart.y_range.end = min(1.0, top * 1.15) if top > 0 else 1.0
         self.ratings_table.value = self._ratings_frame()
         self.ratings_label.object = self._ratings_label()
         return elapsed
 
     def notify(self, notice: Notice) -> None:
-        """Show a message above the search box."""
-        self.alert.alert_type = notice.level
+        """Show a message above the search box (a question as a warning)."""
+        self.alert.alert_type = "warning" if notice.level == "confirm" else notice.level
         self.alert.object = notice.text
         self.alert.visible = bool(notice.text)
 

@@ -91,7 +91,7 @@ class Recommender(Protocol):
       dict); ``load(folder)`` reads it back without executing code and predicts identically.
     * Optional: ``fold_in_batch(matrix)`` scores many people at once from a CSR of their ratings
       (columns in :attr:`item_ids` order), a dense float32 ``(rows, len(item_ids))``; evaluation
-      uses it when present.
+      uses it when present (with ``clip=False``, when it takes that, for rankings before clipping).
     * ``personalised``: whether a person's own ratings move the predictions (``False`` when everyone
       gets the same scores); frontends and commands read it instead of checking names.
     * Optional: ``fold_in_engagement_batch(matrix)`` (float32 ``(rows, len(item_ids))``, how likely

@@ -79,22 +79,8 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
         WITH stats AS (
             SELECT parent_asin, count(*) AS n_ratings, avg(rating) AS mean_rating
             FROM read_parquet('{interactions}') GROUP BY parent_asin
-        ), damning AS (
-            SELECT parent_asin, rating AS review_rating, title AS review_title, text AS review_text,
-                   coalesce(helpful_vote, 0) AS review_votes
-            FROM read_parquet('{interactions}')
-            QUALIFY row_number() OVER (
-                PARTITION BY parent_asin
-                ORDER BY rating, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
-            ) = 1
-        ), glowing AS (
-            SELECT parent_asin, rating AS glowing_rating, title AS glowing_title, text AS glowing_text,
-                   coalesce(helpful_vote, 0) AS glowing_votes
-            FROM read_parquet('{interactions}')
-            QUALIFY row_number() OVER (
-                PARTITION BY parent_asin
-                ORDER BY rating DESC, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
-            ) = 1
+        ), damning AS ({quoted_review(interactions, "review", "rating")}
+        ), glowing AS ({quoted_review(interactions, "glowing", "rating DESC")}
         )
         SELECT s.parent_asin, it.title, it.store, it.price, it.categories, s.mean_rating, s.n_ratings,
                d.review_rating, d.review_title, d.review_text, d.review_votes,
@@ -128,6 +114,19 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
     )
 
 
+def quoted_review(interactions: Path, prefix: str, stars_order: str) -> str:
+    """SQL of each item's one review to quote: first by ``stars_order``, then the most helpful, the
+    longest, the lowest user id (so the choice is stable); columns ``{prefix}_rating`` and so on."""
+    return f"""
+            SELECT parent_asin, rating AS {prefix}_rating, title AS {prefix}_title, text AS {prefix}_text,
+                   coalesce(helpful_vote, 0) AS {prefix}_votes
+            FROM read_parquet('{interactions}')
+            QUALIFY row_number() OVER (
+                PARTITION BY parent_asin
+                ORDER BY {stars_order}, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id
+            ) = 1"""
+
+
 def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
     """Clean review text (tags, entities, whitespace) cut at a word boundary."""
     if not text:
@@ -156,6 +155,8 @@ class Pick:
     review_helpful_votes: int
     #: Which review is quoted: the most damning (worst picks) or the most glowing (best picks).
     review_kind: str = "most damning"
+    #: The model's prediction before clipping to 1-5, when it is outside (what ranked it): None inside.
+    model_score: float | None = None
     #: How likely the person is to meet the product, as its engagement's share of the candidates at
     #: or below it (100: the likeliest); None for a model that ranks by stars alone.
     likely_percentile: float | None = None
@@ -206,13 +207,15 @@ class CatalogueScorer:
         else:
             raw = Scored(np.asarray(self.model.fold_in([h for h, k in zip(history, ok) if k]),
                                     dtype=np.float32)[None, :])
-        stars = np.full(len(self.catalogue), np.nan, dtype=np.float32)
-        stars[self.rows] = raw.stars[0, self.columns]
-        engagement = None
-        if raw.engagement is not None:
-            engagement = np.full(len(self.catalogue), np.nan, dtype=np.float32)
-            engagement[self.rows] = raw.engagement[0, self.columns]
-        return Scored(stars, engagement, raw.stars_weights, raw.exclusive)
+        def on_catalogue(values: np.ndarray | None) -> np.ndarray | None:
+            if values is None:
+                return None
+            out = np.full(len(self.catalogue), np.nan, dtype=np.float32)
+            out[self.rows] = values[0, self.columns]
+            return out
+
+        return Scored(on_catalogue(raw.stars), on_catalogue(raw.engagement), raw.stars_weights, raw.exclusive,
+                      on_catalogue(raw.raw))
 
 
 def pick(
@@ -253,6 +256,8 @@ def pick(
             store=cat.stores[row],
             price=None if np.isnan(cat.prices[row]) else float(cat.prices[row]),
             predicted=round(float(scored.stars[row]), 3),
+            model_score=(round(float(scored.raw[row]), 3) if scored.raw is not None
+                         and not 1.0 <= scored.raw[row] <= 5.0 else None),
             mean_rating=round(float(cat.mean_rating[row]), 3),
             n_ratings=int(cat.n_ratings[row]),
             review_rating=float(review[0][row]),
@@ -277,7 +282,8 @@ def render_picks(picks: Sequence[Pick], direction: str) -> str:
         price = f"${p.price:,.2f}" if p.price is not None else "price n/a"
         likely = f" · likely: top {max(100 - p.likely_percentile, 0.1):.1f}%" if p.likely_percentile is not None else ""
         lines.append(f"{p.rank:>3}. {p.title or 'no details in the item file'} [{p.parent_asin}]")
-        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{likely} · "
+        beyond = f" (model score {p.model_score:.2f})" if p.model_score is not None else ""
+        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{beyond}{likely} · "
                      f"mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
         if p.review_excerpt:
             lines.append(f"     {p.review_kind} review, {p.review_rating:.0f}★ \"{p.review_title or ''}\": "

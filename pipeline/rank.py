@@ -30,6 +30,7 @@ have no finite score are never ranked; a list with fewer candidates than ``k`` i
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class Scored:
     :ivar stars: ``(people, items)`` or ``(items,)`` predicted stars, NaN where it cannot score.
     :ivar engagement: the same shape, > 0, or None when the model ranks by stars alone.
     :ivar stars_weights: ``{"best": w, "worst": w}``, the mix of :func:`relevance`.
+    :ivar raw: the model's predictions before clipping to 1-5, where it gives them (rankings use
+        them, so that many predictions above 5 do not tie at "5.0"); None: ``stars``.
     """
 
     stars: np.ndarray
@@ -123,19 +126,26 @@ class Scored:
     stars_weights: Mapping[str, float] = field(default_factory=dict)
     #: Split each person's candidates at their median predicted stars: worst lists below, best above.
     exclusive: bool = False
+    raw: np.ndarray | None = None
 
     def relevance(self, direction: str) -> np.ndarray:
-        """The ranking key for ``direction`` (higher first)."""
-        return relevance(self.stars, self.engagement, self.stars_weights.get(direction, 0.0), direction)
+        """The ranking key for ``direction`` (higher first), from the unclipped predictions."""
+        stars = self.stars if self.raw is None else self.raw
+        return relevance(stars, self.engagement, self.stars_weights.get(direction, 0.0), direction)
 
 
 def score_people(model, rows) -> Scored:
     """Fold-in scores of each row of a CSR ratings matrix (columns in ``model.item_ids`` order).
 
     Stars come from the model's vectorised ``fold_in_batch`` when it has one (else ``fold_in`` per
-    person); engagement from its optional ``fold_in_engagement_batch``.
+    person), unclipped when it takes ``clip=False``; engagement from its optional
+    ``fold_in_engagement_batch``.
     """
-    if hasattr(model, "fold_in_batch"):
+    raw = None
+    if hasattr(model, "fold_in_batch") and "clip" in inspect.signature(model.fold_in_batch).parameters:
+        raw = np.asarray(model.fold_in_batch(rows, clip=False), dtype=np.float32)
+        stars = np.clip(raw, 1.0, 5.0)
+    elif hasattr(model, "fold_in_batch"):
         stars = np.asarray(model.fold_in_batch(rows), dtype=np.float32)
     else:
         items = np.asarray(model.item_ids)
@@ -151,7 +161,7 @@ def score_people(model, rows) -> Scored:
         if engagement.shape != stars.shape:
             raise ValueError(f"engagement has shape {engagement.shape}, stars {stars.shape}")
     return Scored(stars, engagement, dict(getattr(model, "stars_weights", {}) or {}),
-                  bool(getattr(model, "exclusive_lists", False)))
+                  bool(getattr(model, "exclusive_lists", False)), raw)
 
 
 def rank_scored(scored: Scored, k: int, *, direction: str, blocked: np.ndarray | None = None,

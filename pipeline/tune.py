@@ -193,7 +193,7 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
                     scored = score_people(model, rows)
                     if use_cache:
                         cache[key] = scored
-                return Scored(scored.stars, scored.engagement, {direction: weight}, scored.exclusive)
+                return Scored(scored.stars, scored.engagement, {direction: weight}, scored.exclusive, scored.raw)
             return scorer
 
         for d in directions:

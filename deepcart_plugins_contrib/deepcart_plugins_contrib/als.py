@@ -188,12 +188,14 @@ class AlsRecommender(EngagementRanking):
                 np.arange(rows.shape[0]), self._confidence(rows, user_bias)
             ).reshape(rows.shape[0], -1)
 
-    def _scores(self, user_factors: np.ndarray, user_bias: np.ndarray) -> np.ndarray:
-        """Predicted ratings of every item for each row's factors and bias (float32)."""
+    def _scores(self, user_factors: np.ndarray, user_bias: np.ndarray, clip: bool = True) -> np.ndarray:
+        """Predicted ratings of every item for each row's factors and bias (float32; clipped to 1-5
+        unless ``clip`` is false)."""
         a, c = self._calibration
         out = self._baseline.dense(user_bias + a).astype(np.float32)
         out += np.float32(c) * (user_factors @ self._model.item_factors.T)
-        np.clip(out, 1.0, 5.0, out=out)
+        if clip:
+            np.clip(out, 1.0, 5.0, out=out)
         return out
 
     # -- the Recommender contract -----------------------------------------------------------------
@@ -212,11 +214,11 @@ class AlsRecommender(EngagementRanking):
         scores = self.fold_in_batch(history_row(history, self._items))
         return select_columns(scores, self._items, items)[0]
 
-    def fold_in_batch(self, matrix) -> np.ndarray:
+    def fold_in_batch(self, matrix, *, clip: bool = True) -> np.ndarray:
         """Predictions for many new people: CSR rows = people, columns in ``item_ids`` order."""
         rows = rating_rows(matrix, len(self._items))
         user_bias = self._baseline.user_bias(rows)
-        return self._scores(self._factors_of(rows, user_bias), user_bias)
+        return self._scores(self._factors_of(rows, user_bias), user_bias, clip)
 
     def save(self, folder: Path) -> None:
         """implicit's own ``als.npz``, plus ``weights.npz`` (ids, baseline) and ``config.json``."""

@@ -187,14 +187,16 @@ class EaseRecommender(EngagementRanking):
             shape=(rows.shape[0], len(self._kept)),
         )
 
-    def _scores(self, rows) -> np.ndarray:
-        """Predicted ratings of every catalogue item for each ratings row (float32)."""
+    def _scores(self, rows, clip: bool = True) -> np.ndarray:
+        """Predicted ratings of every catalogue item for each ratings row (float32; clipped to 1-5
+        unless ``clip`` is false)."""
         user_bias = self._baseline.user_bias(rows)
         out = self._baseline.dense(user_bias).astype(np.float32)
         if len(self._kept):
             deviation = self._residual_rows(rows, user_bias) @ self._weights
             out[:, self._kept] += np.asarray(deviation, dtype=np.float32)
-        np.clip(out, 1.0, 5.0, out=out)
+        if clip:
+            np.clip(out, 1.0, 5.0, out=out)
         return out
 
     # -- the Recommender contract -----------------------------------------------------------------
@@ -212,9 +214,9 @@ class EaseRecommender(EngagementRanking):
         scores = self._scores(history_row(history, self._items))
         return select_columns(scores, self._items, items)[0]
 
-    def fold_in_batch(self, matrix) -> np.ndarray:
+    def fold_in_batch(self, matrix, *, clip: bool = True) -> np.ndarray:
         """Predictions for many new people: CSR rows = people, columns in ``item_ids`` order."""
-        return self._scores(rating_rows(matrix, len(self._items)))
+        return self._scores(rating_rows(matrix, len(self._items)), clip)
 
     def save(self, folder: Path) -> None:
         """Write ``weights.npz`` (plain arrays) and ``config.json`` into ``folder``."""

@@ -119,7 +119,7 @@ def test_evaluation_ranks_by_the_rule(deepcart_registry, toy_ratings):
     checks.eliminate_zeros()
     tables = EvalTables(np.asarray(toy_ratings.user_ids[:10]), np.asarray(model.item_ids), inputs, checks)
     report = evaluate(model, tables, [parse_metric("ndcg@5", 5, deepcart_registry)], deepcart_registry)
-    stars = model.fold_in_batch(inputs)
+    stars = model.fold_in_batch(inputs, clip=False)  # ranked before clipping
     engagement = model.fold_in_engagement_batch(inputs)
     for d, sign in (("best", 1), ("worst", -1)):
         key = np.log(engagement) + sign * model.stars_weights[d] * stars
@@ -152,3 +152,31 @@ def test_exclusive_lists_never_share_an_item(deepcart_registry, toy_ratings):
                 assert np.all(scored.stars[person][best[person]] > median)
         else:
             assert shared > 0  # engagement dominates: the toy lists overlap
+
+
+def test_predictions_above_five_are_ranked_by_their_unclipped_value(deepcart_registry, toy_ratings):
+    """Best lists of a person the model likes a lot: many predictions clip to 5.0, and the list
+    orders them by the model's unclipped score (shown with each pick), not by a tie rule."""
+    from deepcart.pipeline.picks import Catalogue, CatalogueScorer, pick
+    from deepcart.pipeline.rank import score_people
+
+    model = deepcart_registry.create("recommender", "knn", {"engagement": "none", "neighbour_damping": 0,
+                                                            "damping": 0}).fit(toy_ratings)
+    items = np.asarray(model.item_ids)
+    history = [(str(i), 5.0) for i in items[:12]]
+    scored = score_people(model, sp.csr_matrix((np.full(12, 5.0), (np.zeros(12, int), np.arange(12))),
+                                               shape=(1, len(items))))
+    assert scored.raw is not None and np.array_equal(scored.stars, np.clip(scored.raw, 1, 5))
+    above = scored.raw[0, 12:] > 5
+    assert above.sum() >= 3, "the test needs several predictions above 5"
+    n = len(items)
+    text = np.array(["x"] * n, dtype=object)
+    cat = Catalogue(ids=items, titles=text, stores=text, prices=np.full(n, np.nan), mean_rating=np.full(n, 3.0),
+                    n_ratings=np.arange(n)[::-1] + 30, review_rating=np.ones(n), review_title=text,
+                    review_text=text, review_votes=np.zeros(n, int))
+    picks = pick(cat, CatalogueScorer(model, cat).scores(history), history, k=int(above.sum()), direction="best",
+                 min_engagement=0)
+    assert all(p.predicted == 5.0 and p.model_score > 5.0 for p in picks)
+    scores = [p.model_score for p in picks]
+    assert scores == sorted(scores, reverse=True)  # by the unclipped score, not by engagement
+    assert scores != [p.model_score for p in sorted(picks, key=lambda p: -p.n_ratings)]

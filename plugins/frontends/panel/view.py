@@ -142,9 +142,16 @@ def _render_pick(p: Pick) -> str:
         f'<div><div class="dc-title">{title}</div>'
         f'<div class="dc-meta">{e(p.store or "unknown store")} · {_money(p.price)} · '
         f'mean {p.mean_rating:.1f}★ of {p.n_ratings:,} ratings</div>{review}</div>'
-        f'<div class="dc-score">{_pill(p.predicted)}<div class="dc-sub">predicted</div>{_likely(p)}</div>'
+        f'<div class="dc-score">{_pill(p.predicted)}<div class="dc-sub">predicted</div>{_beyond(p)}{_likely(p)}</div>'
         "</article>"
     )
+
+
+def _beyond(p: Pick) -> str:
+    """The model's score when it lies outside 1-5 (what ranks the picks that all show "5.0★")."""
+    if p.model_score is None:
+        return ""
+    return f'<div class="dc-sub dc-raw">model score {p.model_score:.2f}</div>'
 
 
 def _likely(p: Pick) -> str:

@@ -90,8 +90,9 @@ class KNNRecommender(EngagementRanking):
             self._means = item_mean_ratings(self._train)
         return self._means
 
-    def _dense_scores(self, rows: sp.csr_matrix) -> np.ndarray:
-        """Clipped predictions for every catalogue item, one row per ratings row (float32)."""
+    def _dense_scores(self, rows: sp.csr_matrix, clip: bool = True) -> np.ndarray:
+        """Predictions for every catalogue item, one row per ratings row (float32), clipped to 1-5
+        unless ``clip`` is false."""
         bias = self._baseline.user_bias(rows)
         out = (self._baseline.mu + bias).astype(np.float32)[:, None] + self._item_bias32[None, :]
         damping = self.config.neighbour_damping
@@ -108,7 +109,8 @@ class KNNRecommender(EngagementRanking):
             for person, num, den in self._user_sums(rows):
                 hit = den > 0
                 out[person, hit] += (num[hit] / (den[hit] + damping)).astype(np.float32)
-        np.clip(out, 1.0, 5.0, out=out)
+        if clip:
+            np.clip(out, 1.0, 5.0, out=out)
         return out
 
     # -- the Recommender contract -----------------------------------------------------------------
@@ -126,9 +128,10 @@ class KNNRecommender(EngagementRanking):
         scores = self._dense_scores(history_row(history, self._items))
         return select_columns(scores, self._items, items)[0]
 
-    def fold_in_batch(self, matrix) -> np.ndarray:
-        """Predictions for many new people at once: CSR rows = people, columns in ``item_ids`` order."""
-        return self._dense_scores(rating_rows(matrix, len(self._items)))
+    def fold_in_batch(self, matrix, *, clip: bool = True) -> np.ndarray:
+        """Predictions for many new people at once: CSR rows = people, columns in ``item_ids`` order
+        (``clip=False``: before clipping to 1-5, which rankings use to order the 5-star predictions)."""
+        return self._dense_scores(rating_rows(matrix, len(self._items)), clip)
 
     def save(self, folder: Path) -> None:
         """Write ``weights.npz`` (plain arrays) and ``config.json`` into ``folder``."""

@@ -221,8 +221,9 @@ class TorchRecommender(EngagementRanking):
                 out[col_known] = block[0]
         return out
 
-    def fold_in_batch(self, matrix) -> np.ndarray:
-        """Score many new people at once from a CSR of their ratings over :attr:`item_ids`."""
+    def fold_in_batch(self, matrix, *, clip: bool = True) -> np.ndarray:
+        """Score many new people at once from a CSR of their ratings over :attr:`item_ids`
+        (``clip=False``: before clipping to 1-5)."""
         import scipy.sparse as sp
 
         self._check_fitted()
@@ -235,7 +236,7 @@ class TorchRecommender(EngagementRanking):
         model = sp.csr_matrix((m.data[keep].astype(np.float32), (rows[keep], cols[keep])),
                               shape=(m.shape[0], len(self._active)))
         out = np.empty((m.shape[0], len(self._items)), dtype=np.float32)
-        for start, stop, block in self._score_blocks(model, np.arange(len(self._items))):
+        for start, stop, block in self._score_blocks(model, np.arange(len(self._items)), clip=clip):
             out[start:stop] = block
         return out
 
@@ -301,8 +302,9 @@ class TorchRecommender(EngagementRanking):
             return np.arange(len(self._items)), np.ones(len(self._items), bool)
         return self._items.positions(items)
 
-    def _score_blocks(self, matrix: sp.csr_matrix, cols: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-        """Clipped predicted ratings for people given as a CSR over model items, at catalogue columns
+    def _score_blocks(self, matrix: sp.csr_matrix, cols: np.ndarray,
+                      clip: bool = True) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Predicted ratings (clipped unless ``clip`` is false) for people given as a CSR over model items, at catalogue columns
         ``cols``, as ``(start, stop, block)`` with ``block`` of shape ``(stop - start, len(cols))``.
 
         Blocks stay under :data:`SCORE_BLOCK_BYTES`, so callers fill their output without a second
@@ -330,7 +332,7 @@ class TorchRecommender(EngagementRanking):
                     continue
                 bags = make_bags(matrix[start:stop], self._device)
                 scores = self._ratings(net, bags, items)
-                scores = scores.clamp_(RATING_MIN, RATING_MAX).cpu().numpy()
+                scores = (scores.clamp_(RATING_MIN, RATING_MAX) if clip else scores).cpu().numpy()
                 if active.all():
                     yield start, stop, scores
                 else:

@@ -402,6 +402,20 @@ def test_pick_wording():
     assert "B0NOMETA" in html and "no details in the item file" in html
 
 
+def test_model_labels_fit_the_sidebar(synthetic_tag, naive_model, registry, tmp_path):
+    """The selector shows the recommender's name; the folder's only where two models share one."""
+    import shutil
+
+    data_dir, tag = synthetic_tag
+    twin = tmp_path / "naive-20261207-101010"
+    shutil.copytree(naive_model, twin)
+    one = load_dashboard_data(tag, data_dir, [naive_model], registry)
+    assert list(one.models) == ["naive"]
+    two = load_dashboard_data(tag, data_dir, [naive_model, twin], registry)
+    assert list(two.models) == [f"naive · {naive_model.name}", "naive · naive-20261207-101010"]
+    assert all(label == model.label for label, model in two.models.items())
+
+
 def test_no_model_or_a_bad_model_is_a_message_with_the_train_command(synthetic_tag, naive_model, registry,
                                                                      tmp_path):
     data_dir, tag = synthetic_tag

@@ -80,17 +80,31 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
                             f"train one on it with `{train_command_line(data_tag, suggested)}`.")
             continue
         recommender = manifest["recommender"]
-        label = recommender if folder.name == recommender else f"{recommender} ({folder.name})"
-        while label in models:
-            label += "'"
-        models[label] = LoadedModel(label, folder, recommender, manifest, scorer)
-        echo(f"Loaded model {label} from {folder}.")
+        models[f"{recommender}\0{folder}"] = LoadedModel(recommender, folder, recommender, manifest, scorer)
+        echo(f"Loaded model {recommender} from {folder}.")
+    models = short_labels(models)
     if not models:
         problems.append(f"No model is loaded for dataset {data_tag!r}. Train one with "
                         f"`{train_command_line(data_tag, suggested)}`, then serve it with "
                         f"`deepcart serve --data-tag {data_tag} --model DIR`.")
     return DashboardData(data_tag, catalogue, models, problems, star_counts, sample_users, tag_dir,
                          train_hint=train_command_line(data_tag, suggested))
+
+
+def short_labels(models: dict[str, LoadedModel]) -> dict[str, LoadedModel]:
+    """The models under labels that fit the sidebar: the recommender's name, and the folder's
+    name only where two models share a recommender (the page shows the folder of the chosen one)."""
+    from collections import Counter
+
+    shared = Counter(m.recommender for m in models.values())
+    out: dict[str, LoadedModel] = {}
+    for model in models.values():
+        label = model.recommender if shared[model.recommender] == 1 else f"{model.recommender} · {model.folder.name}"
+        while label in out:
+            label += "'"
+        model.label = label
+        out[label] = model
+    return out
 
 
 def _tag_extras(tag_dir: Path, catalogue: Catalogue) -> tuple[np.ndarray, list[tuple[str, int]]]:

@@ -293,8 +293,8 @@ class DashboardView:
         self.review_text = pn.widgets.TextAreaInput(label="Review (optional)", placeholder="What did you think?",
                                                     rows=1, auto_grow=True, max_rows=6, sizing_mode="stretch_width")
         colours = {1: "warning", 2: "warning", 3: "default", 4: "success", 5: "success"}
-        self.star_buttons = [pn.widgets.Button(label=f"{s} ★", color=colours[s], disabled=True, width=64)
-                             for s in range(1, 6)]
+        self.star_buttons = [pn.widgets.Button(label=f"{s} ★", color=colours[s], disabled=True, width=54)
+                             for s in range(1, 6)]  # five fit beside "Rate it:" in a narrow column
         self.picks_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.chart, self.chart_source = _star_chart()
 

@@ -63,7 +63,7 @@ class Registry:
         """
         if kind not in self._components:
             raise ContractError(f"{source} registered a component of unknown kind {kind!r}")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise ContractError(f"{source} registered {kind} {name!r}: names must match {NAME_PATTERN.pattern}")
         missing = [m for m in REQUIRED_MEMBERS[kind] if not hasattr(obj, m)]
         if missing:

@@ -24,6 +24,8 @@ from deepcart import __version__
 from deepcart.pipeline.tags import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, atomic_folder, tag_path
 from deepcart.errors import BadInputError, DeepcartError
 from deepcart.reports import FilterReport, IngestReport
+from deepcart.toolkit.sql import memory_limit as check_memory_limit
+from deepcart.toolkit.sql import sql_str
 
 Echo = Callable[[str], None]
 #: The timed steps of a build, in order (the first one without a timing is the one running).
@@ -57,16 +59,41 @@ class BuildResult:
 
 
 def expand_inputs(patterns: Sequence[str | Path], what: str) -> list[Path]:
-    """Expand globs; every pattern must match at least one existing file."""
+    """Expand globs; every pattern must match at least one regular file.
+
+    A path that exists but is no regular file (a folder, a named pipe, a device) is refused by what
+    it is: reading a pipe would wait forever, a folder is a mistake worth naming.
+    """
     paths: list[Path] = []
     for pattern in patterns:
         pattern = str(pattern)
         matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
         existing = [Path(m) for m in matches if Path(m).is_file()]
         if not existing:
+            kinds = [not_a_file(Path(m)) for m in matches if os.path.lexists(m)]
+            if kinds and kinds[0]:
+                raise DeepcartError(f"{what} {pattern!r}: {kinds[0]}; give a JSON lines or CSV file")
             raise DeepcartError(f"{what} {pattern!r}: no such file")
         paths.extend(existing)
     return paths
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is no regular file (``is a directory``, ...), else None."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    for test, what in ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "is a socket"), (stat.S_ISCHR, "is a character device"),
+                       (stat.S_ISBLK, "is a block device")):
+        if test(mode):
+            return f"{what}, not a regular file"
+    return "is not a regular file"
 
 
 def pick_loader(registry, name: str | None, first_review_file: Path):
@@ -107,8 +134,8 @@ def connect(folder: Path, *, memory_limit: str, threads: int | None):
     con = duckdb.connect(str(folder / "build.duckdb"))
     spill = folder / "spill"
     spill.mkdir(exist_ok=True)
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute(f"SET memory_limit = {sql_str(check_memory_limit(memory_limit))}")
+    con.execute(f"SET temp_directory = {sql_str(spill)}")
     con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
     # Row order is irrelevant until the final sorted write; not preserving it saves memory.
     con.execute("SET preserve_insertion_order = false")
@@ -250,7 +277,7 @@ def _write_tables(con, folder: Path) -> None:
                    r.title, r.text, r.helpful_vote, r.verified_purchase
             FROM interactions i LEFT JOIN reviews r USING (user_id, parent_asin)
             ORDER BY i.user_id, i.timestamp, i.parent_asin
-        ) TO '{folder / INTERACTIONS}' (FORMAT parquet, COMPRESSION zstd)
+        ) TO {sql_str(folder / INTERACTIONS)} (FORMAT parquet, COMPRESSION zstd)
         """
     )
     con.execute(
@@ -259,6 +286,6 @@ def _write_tables(con, folder: Path) -> None:
             SELECT it.* FROM items it
             WHERE it.parent_asin IN (SELECT DISTINCT parent_asin FROM interactions)
             ORDER BY it.parent_asin
-        ) TO '{folder / ITEMS}' (FORMAT parquet, COMPRESSION zstd)
+        ) TO {sql_str(folder / ITEMS)} (FORMAT parquet, COMPRESSION zstd)
         """
     )

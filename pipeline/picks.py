@@ -28,6 +28,7 @@ import numpy as np
 
 from deepcart.pipeline.rank import Scored, rank_scored, score_people
 from deepcart.pipeline.tags import INTERACTIONS, ITEMS
+from deepcart.toolkit.sql import sql_str
 from deepcart.toolkit.id_index import IdIndex
 
 #: Default for the "non-trivial engagement" rule: at least this many ratings in the dataset.
@@ -78,7 +79,7 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
         f"""
         WITH stats AS (
             SELECT parent_asin, count(*) AS n_ratings, avg(rating) AS mean_rating
-            FROM read_parquet('{interactions}') GROUP BY parent_asin
+            FROM read_parquet({sql_str(interactions)}) GROUP BY parent_asin
         ), damning AS ({quoted_review(interactions, "review", "rating")}
         ), glowing AS ({quoted_review(interactions, "glowing", "rating DESC")}
         )
@@ -86,7 +87,7 @@ def load_catalogue(tag_dir: Path) -> Catalogue:
                d.review_rating, d.review_title, d.review_text, d.review_votes,
                g.glowing_rating, g.glowing_title, g.glowing_text, g.glowing_votes
         FROM stats s JOIN damning d USING (parent_asin) JOIN glowing g USING (parent_asin)
-        LEFT JOIN read_parquet('{items}') it USING (parent_asin)
+        LEFT JOIN read_parquet({sql_str(items)}) it USING (parent_asin)
         ORDER BY s.parent_asin
         """
     ).to_arrow_table()
@@ -120,7 +121,7 @@ def quoted_review(interactions: Path, prefix: str, stars_order: str) -> str:
     return f"""
             SELECT parent_asin, rating AS {prefix}_rating, title AS {prefix}_title, text AS {prefix}_text,
                    coalesce(helpful_vote, 0) AS {prefix}_votes
-            FROM read_parquet('{interactions}')
+            FROM read_parquet({sql_str(interactions)})
             QUALIFY row_number() OVER (
                 PARTITION BY parent_asin
                 ORDER BY {stars_order}, coalesce(helpful_vote, 0) DESC, length(coalesce(text, '')) DESC, user_id

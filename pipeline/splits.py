@@ -17,6 +17,7 @@ from typing import Any
 
 from deepcart.pipeline.tags import INTERACTIONS, MANIFEST, atomic_folder
 from deepcart.errors import DeepcartError
+from deepcart.toolkit.sql import sql_str
 
 PARTS = ("train", "val_input", "val_check", "test_input", "test_check")
 
@@ -99,7 +100,7 @@ def split_dataset(
         con.execute("SET preserve_insertion_order = false")
         con.execute(
             f"CREATE VIEW interactions AS SELECT user_id, parent_asin, rating, timestamp "
-            f"FROM read_parquet('{source}')"
+            f"FROM read_parquet({sql_str(source)})"
         )
         instance.split(con, seed=seed)
         missing = [p for p in PARTS if not con.execute(
@@ -117,7 +118,7 @@ def split_dataset(
             counts[part] = {"users": users, "ratings": ratings}
             con.execute(
                 f"COPY (SELECT * FROM {part} ORDER BY user_id, timestamp, parent_asin) "
-                f"TO '{work / (part + '.parquet')}' (FORMAT parquet, COMPRESSION zstd)"
+                f"TO {sql_str(work / (part + '.parquet'))} (FORMAT parquet, COMPRESSION zstd)"
             )
         users = {
             part: con.execute(

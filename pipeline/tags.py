@@ -41,7 +41,7 @@ def default_data_dir() -> Path:
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if it is a safe folder name (``[A-Za-z0-9._-]``, no ``..``), else raise."""
-    if not TAG_PATTERN.match(tag or "") or ".." in tag:
+    if not TAG_PATTERN.fullmatch(tag or "") or ".." in tag:  # fullmatch: no trailing newline either
         raise DeepcartError(
             f"invalid dataset tag {tag!r}: use letters, digits, '.', '_' and '-' "
             "(starting with a letter or digit, no '..', at most 100 characters)"

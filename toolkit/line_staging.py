@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from deepcart.toolkit.sql import sql_str  # re-exported: loaders import it from here
 from deepcart.errors import BadInputError
 from deepcart.reports import IngestReport, Rejected
 
@@ -71,10 +72,6 @@ _BAD_LINE_MARK = "deepcart-bad-line"
 _BAD_LINE_RE = re.compile(_BAD_LINE_MARK + r" (\d+): (.*?)(?:\n|$)", re.S)
 _CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
 
-
-def sql_str(text: str) -> str:
-    """``text`` as a SQL string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------------------------

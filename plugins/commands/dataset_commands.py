@@ -101,6 +101,9 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
     )
     from deepcart.pipeline.tags import default_data_dir
 
+    from deepcart.toolkit.sql import memory_limit as check_memory_limit
+
+    check_memory_limit(memory_limit)  # before anything is generated or read
     data_dir = data_dir or default_data_dir()
     progress = not quiet and sys.stderr.isatty()
     note: dict[str, Any] = {}

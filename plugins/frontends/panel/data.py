@@ -112,6 +112,7 @@ def _tag_extras(tag_dir: Path, catalogue: Catalogue) -> tuple[np.ndarray, list[t
     import duckdb
 
     from deepcart.pipeline.tags import INTERACTIONS
+    from deepcart.toolkit.sql import sql_str
 
     path = Path(tag_dir) / INTERACTIONS
     con = duckdb.connect()
@@ -119,10 +120,10 @@ def _tag_extras(tag_dir: Path, catalogue: Catalogue) -> tuple[np.ndarray, list[t
         table = con.sql(f"""
             SELECT parent_asin,
                    {", ".join(f"count(*) FILTER (WHERE round(rating) = {s}) AS s{s}" for s in range(1, 6))}
-            FROM read_parquet('{path}') GROUP BY parent_asin
+            FROM read_parquet({sql_str(path)}) GROUP BY parent_asin
         """).fetchnumpy()
         users = con.sql(f"""
-            SELECT user_id, count(*) AS n FROM read_parquet('{path}') GROUP BY user_id
+            SELECT user_id, count(*) AS n FROM read_parquet({sql_str(path)}) GROUP BY user_id
             HAVING n BETWEEN 5 AND 200 ORDER BY n DESC, user_id LIMIT 12
         """).fetchall()
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from deepcart import __version__
 from deepcart.errors import DeepcartError
 from deepcart.pipeline.tags import atomic_folder
+from deepcart.toolkit.model_files import model_file, read_json_file
 
 MODEL_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -65,12 +67,14 @@ def save_model(model, folder: Path, *, recommender: str, data_tag: str | None, t
 def read_model_manifest(folder: Path) -> dict[str, Any]:
     """The manifest of a model folder, checked for format version and required fields."""
     path = Path(folder) / MANIFEST
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ModelFileError(f"{folder} is not a deepcart model folder (no {MANIFEST}); train one with `deepcart train`")
     try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON ({exc})") from None
+        manifest = json.loads(read_json_file(folder, MANIFEST))
+    except ValueError as exc:  # not a regular file, too large, not JSON
+        raise ModelFileError(f"{path}: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ModelFileError(f"{path} is not a JSON object")
     version = manifest.get("format_version")
     if version != MODEL_FORMAT:
         raise ModelFileError(
@@ -82,24 +86,31 @@ def read_model_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(folder: Path, registry, *, tag_sha256: str | None = None):
+def load_model(folder: Path, registry, *, tag_sha256: str | None = None, any_build: bool = False):
     """Load a model folder; check it matches the dataset whose manifest hash is ``tag_sha256``.
+
+    A model that does not say which build it was trained on, or names another, is refused unless
+    ``any_build`` (the commands' ``--any-build``): its item columns may mean other products.
 
     :returns: ``(model, manifest)``.
     :raises ModelFileError: wrong or unknown format, another dataset, a truncated or unsafe file.
     """
     folder = Path(folder)
     manifest = read_model_manifest(folder)
-    trained_on = manifest["dataset"].get("manifest_sha256")
-    if tag_sha256 is not None and trained_on is not None and trained_on != tag_sha256:
+    dataset = manifest["dataset"] if isinstance(manifest["dataset"], dict) else {}
+    trained_on = dataset.get("manifest_sha256")
+    if tag_sha256 is not None and not any_build and trained_on != tag_sha256:
+        if not trained_on:
+            raise ModelFileError(f"model {folder} does not say which dataset build it was trained on, so it "
+                                 "cannot be checked against this one; pass --any-build to use it anyway")
         raise ModelFileError(
-            f"model {folder} was trained on dataset {manifest['dataset'].get('tag')!r} "
-            f"(build {trained_on[:12]}), not on this one (build {tag_sha256[:12]}); "
-            "train a model for this dataset with `deepcart train`"
+            f"model {folder} was trained on dataset {dataset.get('tag')!r} "
+            f"(build {str(trained_on)[:12]}), not on this one (build {tag_sha256[:12]}); "
+            "train a model for this dataset with `deepcart train` (or pass --any-build)"
         )
     cls = registry.get("recommender", manifest["recommender"]).obj
     try:
-        items = np.load(folder / ITEMS, allow_pickle=False)
+        items = np.load(model_file(folder, ITEMS), allow_pickle=False)
         model = cls.load(folder / WEIGHTS)
     except ModelFileError:
         raise

@@ -66,7 +66,7 @@ from deepcart.toolkit.baseline import (
     score_training_users,
     select_columns,
 )
-from deepcart.toolkit.model_files import load_model_files, save_model_files
+from deepcart.toolkit.model_files import load_model_files, model_file, save_model_files
 
 FORMAT_VERSION = 2
 #: Training ratings scored per block while calibrating.
@@ -242,8 +242,14 @@ class AlsRecommender(EngagementRanking):
         a, c = data["calibration"].tolist()
         model._calibration = (float(a), float(c))
         model._engagement = engagement_from_arrays(data, len(model._items))
+        if np.shape(model._user_bias) != (len(model._users),) or np.shape(data["item_bias"]) != (len(model._items),):
+            raise ValueError(f"{folder}: the baselines do not fit the users and items")
         with _one_blas_thread():
-            model._model = AlternatingLeastSquares.load(str(Path(folder) / "als.npz"))
+            model._model = AlternatingLeastSquares.load(str(model_file(folder, "als.npz")))
+        factors = (model._model.item_factors.shape[0], model._model.user_factors.shape[0])
+        if factors != (len(model._items), len(model._users)):
+            raise ValueError(f"{folder}: als.npz has factors for {factors[0]} items and {factors[1]} users, "
+                             f"not {len(model._items)} and {len(model._users)}")
         return model
 
 

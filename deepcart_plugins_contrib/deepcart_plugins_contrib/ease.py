@@ -234,7 +234,11 @@ class EaseRecommender(EngagementRanking):
         model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
         model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
         model._kept, model._weights = data["kept"], data["weights"]
-        model._train = csr_from_arrays(data, "train", (len(model._users), len(model._items)))
+        n_items = len(model._items)
+        if (model._weights.shape != (len(model._kept),) * 2 or np.shape(data["item_bias"]) != (n_items,)
+                or (len(model._kept) and (model._kept.min() < 0 or model._kept.max() >= n_items))):
+            raise ValueError(f"{folder}: the weights, kept items and baseline do not fit the {n_items} items")
+        model._train = csr_from_arrays(data, "train", (len(model._users), n_items))
         model._engagement = engagement_from_arrays(data, len(model._items))
         model._prepare()
         return model

@@ -41,11 +41,13 @@ from deepcart.pipeline.evaluate import DEFAULT_METRICS
               help="Write predictions for check items (user_id, parent_asin, predicted, actual) as Parquet.")
 @click.option("--per-user", type=click.Path(dir_okay=False, path_type=Path),
               help="Write per-user metric values (user_id, metric, direction, value) as Parquet.")
+@click.option("--any-build", is_flag=True,
+              help="Use a model trained on another build of the dataset, or one that does not say which.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.pass_obj
 def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, options, metrics, default_k, direction, part,
                      splitter, split_option, seed, min_engagement, as_json, save_rankings, save_predictions,
-                     per_user, quiet) -> None:
+                     per_user, any_build, quiet) -> None:
     """Evaluate a recommender on the validation or test users of a dataset tag.
 
     Each held-out user is scored from their input ratings alone (fold-in) and judged on their check
@@ -86,7 +88,7 @@ def evaluate_command(plugins, data_tag, data_dir, model_dir, recommender, option
 
     train = ratings_from_parquet(split.part("train"))
     if model_dir:
-        model, manifest = load_model(model_dir, registry, tag_sha256=tag_manifest_sha256(tag_dir))
+        model, manifest = load_model(model_dir, registry, tag_sha256=tag_manifest_sha256(tag_dir), any_build=any_build)
         label = f"{manifest['recommender']} ({model_dir})"
     else:
         model = registry.create("recommender", recommender, parse_options(options))

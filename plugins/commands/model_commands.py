@@ -164,9 +164,11 @@ def parse_rate(values) -> list[tuple[str, float]]:
 @click.option("--min-engagement", type=click.IntRange(min=0), default=DEFAULT_MIN_ENGAGEMENT, show_default=True,
               help="Only items with at least this many ratings in the dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--any-build", is_flag=True,
+              help="Use a model trained on another build of the dataset, or one that does not say which.")
 @click.pass_obj
 def recommend_command(plugins, model_dir, data_tag, data_dir, user_id, rates, ratings_file, direction, k,
-                      min_engagement, as_json) -> None:
+                      min_engagement, as_json, any_build) -> None:
     """Pick the worst (or best) products for a person, without retraining.
 
     The person is an existing user (--user) or anyone described by ratings (--rate, --ratings);
@@ -187,7 +189,7 @@ def recommend_command(plugins, model_dir, data_tag, data_dir, user_id, rates, ra
     if not data_tag:
         raise click.UsageError("the model does not name its dataset: pass --data-tag")
     tag_dir = existing_tag_path(data_tag, data_dir)
-    model, _ = load_model(model_dir, plugins.registry, tag_sha256=tag_manifest_sha256(tag_dir))
+    model, _ = load_model(model_dir, plugins.registry, tag_sha256=tag_manifest_sha256(tag_dir), any_build=any_build)
     if user_id:
         table = pq.read_table(tag_path(data_tag, data_dir) / INTERACTIONS, columns=["user_id", "parent_asin", "rating"],
                               filters=[("user_id", "=", user_id)])

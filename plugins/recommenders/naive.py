@@ -127,6 +127,8 @@ class NaiveRecommender(EngagementRanking):
         config, data = load_model_files(folder, cls.Config, kind="naive", format_version=FORMAT_VERSION)
         model = cls(config)
         model._items, model._users, model._scores = data["items"], data["users"], data["scores"]
+        if model._scores.shape != model._items.shape:
+            raise ValueError(f"{folder}: {len(model._scores)} item means for {len(model._items)} items")
         model._engagement = engagement_from_arrays(data, len(model._items))
         return model
 

@@ -32,7 +32,7 @@ def empty_catalogue() -> Catalogue:
 
 
 def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequence[Path], registry,
-                        echo=lambda message: None) -> DashboardData:
+                        echo=lambda message: None, any_build: bool = False) -> DashboardData:
     """Load a tag's catalogue and the given models; every failure becomes a message in ``problems``.
 
     A model trained on another build of the dataset, a folder that is not a model, a recommender no
@@ -67,7 +67,7 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
     for folder in model_dirs:
         folder = Path(folder)
         try:
-            model, manifest = load_model(folder, registry, tag_sha256=tag_sha)
+            model, manifest = load_model(folder, registry, tag_sha256=tag_sha, any_build=any_build)
             scorer = SessionScorer(model, catalogue)
         except DeepcartError as exc:
             problems.append(f"Model {folder} was not loaded: {exc.message}")

@@ -48,8 +48,10 @@ class PanelFrontend:
                       help="Address to listen on (the page is reachable as localhost and 127.0.0.1).")
         @click.option("--show/--no-show", default=config.show, show_default=True,
                       help="Open the page in a web browser.")
+        @click.option("--any-build", is_flag=True,
+                      help="Use models trained on another build of the dataset, or that do not say which.")
         @click.pass_obj
-        def serve_panel(plugins, data_tag, data_dir, models, port, address, show) -> None:
+        def serve_panel(plugins, data_tag, data_dir, models, port, address, show, any_build) -> None:
             """Serve the dashboard: find products, rate them, watch your worst picks move.
 
             Each browser session gets its own ratings, kept in memory and downloadable as JSONL
@@ -57,13 +59,13 @@ class PanelFrontend:
             into the dataset. The page loads nothing from the internet.
             """
             run_server(plugins.registry, data_tag=data_tag, data_dir=data_dir, models=list(models),
-                       port=port, address=address, show=show)
+                       port=port, address=address, show=show, any_build=any_build)
 
         return serve_panel
 
 
 def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int,
-               address: str, show: bool) -> None:
+               address: str, show: bool, any_build: bool = False) -> None:
     """Load the data and the models once (through ``registry``), then serve until interrupted."""
     from deepcart.errors import DeepcartError
     from deepcart.pipeline.model_store import read_model_manifest
@@ -86,7 +88,7 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
         if not data_tag and unreadable:
             raise click.ClickException("not serving: " + " ".join(unreadable))
         data_tag = data_tag or "synthetic"
-    data = load_dashboard_data(data_tag, data_dir, models, registry, echo=echo)
+    data = load_dashboard_data(data_tag, data_dir, models, registry, echo=echo, any_build=any_build)
     # A dataset or model the person named that does not load is an error: a page that cannot show
     # what was asked for helps nobody. With nothing named, the page explains how to get a model.
     failed = [p for p in data.problems if not p.startswith("No model is loaded")]

@@ -148,8 +148,10 @@ class KNNRecommender(EngagementRanking):
         config, data = load_model_files(folder, KNNConfig, kind="knn", format_version=FORMAT_VERSION)
         model = cls(config)
         model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
-        model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
         n_users, n_items = len(model._users), len(model._items)
+        if np.shape(data["item_bias"]) != (n_items,) or np.ndim(data["mu"]) != 0:
+            raise ValueError(f"{folder}: the baseline does not fit the {n_items} items")
+        model._baseline = Baseline(float(data["mu"]), data["item_bias"], config.damping)
         model._train = csr_from_arrays(data, "train", (n_users, n_items))
         if "graph_data" in data:
             model._graph = csr_from_arrays(data, "graph", (n_items, n_items))

@@ -40,6 +40,7 @@ from deepcart.toolkit.engagement import (
     fit_engagement,
 )
 from deepcart.toolkit.id_index import IdIndex
+from deepcart.toolkit.model_files import checked_csr, load_npz, model_file, read_json_file
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -265,22 +266,25 @@ class TorchRecommender(EngagementRanking):
         import torch
 
         folder = Path(folder)
-        config = cls.Config.model_validate_json((folder / "config.json").read_text())
+        config = cls.Config.model_validate_json(read_json_file(folder, "config.json"))
         model = cls(config)
         # weights_only: torch's restricted unpickler refuses anything but tensors and containers.
-        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        with np.load(folder / "data.npz", allow_pickle=False) as data:
-            version = int(data["format_version"]) if "format_version" in data.files else 1
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{folder}: {cls.label} model format {version} (this version reads "
-                                 f"{FORMAT_VERSION}); train it again")
-            model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
-            model._engagement = engagement_from_arrays({k: data[k] for k in data.files}, len(model._items))
-            model._active = data["active"].astype(np.int64)
-            model._mean = float(data["mean"])
-            n_active = len(model._active)
-            model._train = sp.csr_matrix((data["data"], data["indices"], data["indptr"]),
-                                         shape=(len(data["indptr"]) - 1, n_active))
+        state = torch.load(model_file(folder, "model.pt"), map_location="cpu", weights_only=True)
+        data = load_npz(folder, "data.npz")
+        version = int(data["format_version"]) if "format_version" in data else 1
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{folder}: {cls.label} model format {version} (this version reads "
+                             f"{FORMAT_VERSION}); train it again")
+        model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
+        model._engagement = engagement_from_arrays(data, len(model._items))
+        model._active = np.asarray(data["active"]).astype(np.int64)
+        if len(model._active) and (np.any(np.diff(model._active) <= 0) or model._active[0] < 0
+                                   or model._active[-1] >= len(model._items)):
+            raise ValueError(f"{folder}: the active items are not increasing positions of the catalogue")
+        model._mean = float(data["mean"])
+        n_active = len(model._active)
+        model._train = checked_csr(data["data"], data["indices"], data["indptr"],
+                                   (len(data["indptr"]) - 1, n_active), what="the training ratings")
         model._row_of = np.full(len(model._items), -1, dtype=np.int64)
         model._row_of[model._active] = np.arange(n_active)
         # A model trained on a GPU still loads where there is none.

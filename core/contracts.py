@@ -2,11 +2,10 @@
 
 pluggy checks hook names and arguments, not what a plugin registers: these Protocols are the API
 reference for component authors, and the registry checks :data:`REQUIRED_MEMBERS` at registration.
-Every component is a class with a ``Config`` (a pydantic model, possibly empty) that validates its
-options, so ``-o key=value``, the dashboard's forms and Python share one validation path; it is built
-as ``Component(config)`` by :meth:`deepcart.registry.Registry.create`, and its first docstring line
-is its summary in plugin listings. Heavy libraries are imported inside methods. The reusable tests in
-:mod:`deepcart.toolkit.testing` check what these docstrings promise.
+Every component is a class with a ``Config`` (a pydantic model, possibly empty) validating its options
+(``-o key=value``, the dashboard and Python alike), built as ``Component(config)`` by the registry;
+its first docstring line is its summary in listings. Heavy libraries are imported inside methods.
+:mod:`deepcart.toolkit.testing` has reusable tests of what these docstrings promise.
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ import click
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the known name closest to a mistyped one, else an empty string."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return "".join(f" Did you mean {c!r}?" for c in difflib.get_close_matches(name, list(known), n=1, cutoff=0.6))
 
 
 class DeepcartError(click.ClickException):

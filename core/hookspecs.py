@@ -8,9 +8,8 @@ A plugin is a module or object with functions named like the specs below, marked
 
 Component hooks get a ``register`` callback, as in ``llm``: a plugin registers any number of
 components and the kernel knows who registered what. Each implementation is called once, in load
-order (built-ins, then entry points); a name registered twice for a kind is an error naming both
-plugins. Implementations run on every invocation, ``--help`` included: register the class and import
-heavy libraries (torch, duckdb, UI libraries) inside its methods.
+order (built-ins, then entry points); a name registered twice for a kind is an error naming both.
+Implementations run on every invocation, ``--help`` included: import heavy libraries in methods.
 """
 
 from __future__ import annotations

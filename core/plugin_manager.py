@@ -1,18 +1,20 @@
 """Building the plugin manager: built-in plugins first, then entry points, one at a time.
 
-:func:`load_plugins` is a factory, not a module global: every run and every test gets a fresh manager
-(as in pytest and pluggy's examples). A third-party plugin that fails to import, fails hook
-validation or raises while registering is recorded in :attr:`Plugins.failed` and reported as a
-:class:`PluginWarning` naming its entry point and distribution; it never breaks the other plugins.
-``DEEPCART_STRICT_PLUGINS=1`` makes that a :class:`deepcart.errors.PluginLoadError`;
-``DEEPCART_LOAD_PLUGINS=a,b`` loads only those entry points (empty: none). Built-ins always load.
+:func:`load_plugins` is a factory, not a module global: every run and every test gets a fresh manager.
+A third-party plugin that fails to import (``sys.exit()`` included), fails hook validation or raises
+while registering is recorded in :attr:`Plugins.failed` and reported as a :class:`PluginWarning`
+naming its entry point and distribution; it never breaks the others (``DEEPCART_STRICT_PLUGINS=1``:
+an error). ``DEEPCART_LOAD_PLUGINS=a,b`` loads only those entry points. Built-ins always load.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
 from typing import Any
@@ -29,7 +31,6 @@ STRICT_ENV = "DEEPCART_STRICT_PLUGINS"
 ONLY_ENV = "DEEPCART_LOAD_PLUGINS"
 #: Component hooks by kind: ``register_loaders`` for ``loader``, ...
 COMPONENT_HOOKS: dict[str, str] = {kind: f"register_{kind}s" for kind in KINDS}
-
 #: The package whose ``BUILTIN_PLUGINS`` lists the built-in plugin modules, in load order.
 BUILTINS_PACKAGE = "deepcart.plugins"
 
@@ -93,13 +94,11 @@ def load_plugins(
 ) -> Plugins:
     """Build a fresh plugin manager and registry.
 
-    :param builtins: built-in plugin modules (default :data:`deepcart.plugins.BUILTIN_PLUGINS`); a
-        failure among them is a bug and raises.
+    :param builtins: built-in plugin modules (default ``BUILTIN_PLUGINS``); their failure raises.
     :param entry_points: whether to load the ``deepcart`` entry-point group.
     :param extra: ``(plugin, source)`` pairs registered after the entry points (tests add plugins so).
     :param strict: make third-party failures fatal; default from ``DEEPCART_STRICT_PLUGINS``.
-    :param only: entry-point names to load; ``True`` (default) reads ``DEEPCART_LOAD_PLUGINS``,
-        ``None`` loads all.
+    :param only: entry-point names to load; ``True`` (default): ``DEEPCART_LOAD_PLUGINS``; ``None``: all.
     """
     strict = strict_from_env() if strict is None else strict
     allowed = only_from_env() if only is True else only
@@ -117,9 +116,10 @@ def load_plugins(
             source = PluginSource(ep.name, getattr(dist, "name", "unknown distribution"),
                                   getattr(dist, "version", "?"), entry_point=f"{ep.name} = {ep.value}")
             try:
-                plugin = ep.load()
-            except Exception as exc:  # any import-time failure of third-party code
-                _fail(plugins, source, exc, strict)
+                with _ctrl_c() as user:
+                    plugin = ep.load()
+            except PLUGIN_FAILURES as exc:  # anything third-party code raises at import, sys.exit() too
+                _fail(plugins, source, exc, strict, user)
                 continue
             _register(plugins, plugin, source, fatal=strict)
     for plugin, source in extra:
@@ -137,19 +137,20 @@ def _register(plugins: Plugins, plugin: Any, source: PluginSource, *, fatal: boo
         return
     entry = LoadedPlugin(source, plugin)
     try:
-        pm.check_pending()
-        for kind, hook_name in COMPONENT_HOOKS.items():
-            for call in _impls_of(pm, hook_name, plugin):
+        with _ctrl_c() as user:
+            pm.check_pending()
+            for kind, hook_name in COMPONENT_HOOKS.items():
+                for call in _impls_of(pm, hook_name, plugin):
 
-                def register(name: str, component: Any, _kind: str = kind) -> None:
-                    registry.add(_kind, name, component, source)
-                    entry.components.setdefault(_kind, []).append(name)
+                    def register(name: str, component: Any, _kind: str = kind) -> None:
+                        registry.add(_kind, name, component, source)
+                        entry.components.setdefault(_kind, []).append(name)
 
-                call(register=register)
-    except Exception as exc:
+                    call(register=register)
+    except PLUGIN_FAILURES as exc:
         registry.remove_source(source)
         pm.unregister(plugin)
-        _fail(plugins, source, exc, fatal)
+        _fail(plugins, source, exc, fatal, user)
         return
     plugins.loaded.append(entry)
 
@@ -160,7 +161,10 @@ def _impls_of(pm: pluggy.PluginManager, hook_name: str, plugin: Any) -> list[Cal
     return [impl.function for impl in hook.get_hookimpls() if impl.plugin is plugin]
 
 
-def _fail(plugins: Plugins, source: PluginSource, exc: BaseException, fatal: bool) -> None:
+def _fail(plugins: Plugins, source: PluginSource, exc: BaseException, fatal: bool,
+          ctrl_c: list[bool] = (False,)) -> None:
+    if isinstance(exc, KeyboardInterrupt) and ctrl_c[0]:
+        raise exc  # the user's own Ctrl-C: stop
     message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, DeepcartError) else exc.message
     where = source.entry_point or source.name
     text = f"{source} failed to load ({where}): {message}"
@@ -186,20 +190,44 @@ def collect_commands(plugins: Plugins, root: Any, *,
     for entry in plugins.loaded:
         added: dict[str, Any] = {}
         try:
-            for call in _impls_of(plugins.manager, "register_commands", entry.plugin):
-                scratch = click.Group(name=root.name)
-                call(cli=scratch)
-                for name, command in scratch.commands.items():
-                    if name in kernel or name in commands or name in added:
-                        first = ("deepcart's kernel" if name in kernel
-                                 else commands[name][1] if name in commands else entry.source)
-                        raise DuplicateComponentError("command", name, str(first), str(entry.source))
-                    added[name] = command
-        except Exception as exc:
-            _fail(plugins, entry.source, exc, strict or entry.source.entry_point is None)
+            with _ctrl_c() as user:
+                for call in _impls_of(plugins.manager, "register_commands", entry.plugin):
+                    scratch = click.Group(name=root.name)
+                    call(cli=scratch)
+                    for name, command in scratch.commands.items():
+                        if name in kernel or name in commands or name in added:
+                            first = ("deepcart's kernel" if name in kernel
+                                     else commands[name][1] if name in commands else entry.source)
+                            raise DuplicateComponentError("command", name, str(first), str(entry.source))
+                        added[name] = command
+        except PLUGIN_FAILURES as exc:
+            _fail(plugins, entry.source, exc, strict or entry.source.entry_point is None, user)
             continue
         for name, command in added.items():
             commands[name] = (command, entry.source)
         if added:
             entry.components["command"] = list(added)
     return commands
+
+
+#: What a plugin's code may raise and only disable that plugin: any error, ``sys.exit()`` (argparse
+#: at import) and a ``KeyboardInterrupt`` of its own (the user's Ctrl-C still stops: :func:`_ctrl_c`).
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[list[bool]]:
+    """Yield ``[False]``, set to True if a real Ctrl-C (SIGINT) arrives while plugin code runs."""
+    arrived = [False]
+
+    def on_sigint(signum, frame):
+        arrived[0] = True
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    try:
+        yield arrived
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)

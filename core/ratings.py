@@ -2,11 +2,11 @@
 
 One rating per (user, item) pair in coordinate form, with the ids of the rows and columns; it
 converts to a scipy CSR matrix without densifying (the Electronics 5-core would be 2.36 TB dense).
+:func:`deepcart.toolkit.id_index.ratings_from_triples` builds one from (user, item, stars) ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,31 +39,6 @@ class Ratings:
             raise ValueError("users, items and values must have the same length")
         if n and (self.users.max() >= len(self.user_ids) or self.items.max() >= len(self.item_ids)):
             raise ValueError("a user or item index is out of range of the id arrays")
-
-    @classmethod
-    def from_triples(cls, user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray,
-                     values: Sequence[float] | np.ndarray, *,
-                     items: Sequence[str] | np.ndarray | None = None) -> Ratings:
-        """Build from parallel arrays of user id, item id and rating.
-
-        :param items: the item catalogue (column order) to use; by default the sorted unique items
-            of ``item_ids``. Ratings of items outside a given catalogue raise ``ValueError``.
-        """
-        u_ids, u_idx = np.unique(np.asarray(user_ids, dtype=object).astype(str), return_inverse=True)
-        it = np.asarray(item_ids, dtype=object).astype(str)
-        if items is None:
-            i_ids, i_idx = np.unique(it, return_inverse=True)
-        else:
-            i_ids = np.asarray(items).astype(str)
-            order = np.argsort(i_ids, kind="stable")
-            pos = np.searchsorted(i_ids[order], it)
-            found = pos < len(i_ids)
-            found[found] = i_ids[order][pos[found]] == it[found]
-            if not found.all():
-                raise ValueError("some rated items are not in the given catalogue")
-            i_idx = order[pos]
-        return cls(u_ids, i_ids, u_idx.astype(np.int32), np.asarray(i_idx, dtype=np.int32),
-                   np.asarray(values, dtype=np.float32))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepcart.ratings import Ratings
-from deepcart.toolkit.id_index import lookup
+from deepcart.toolkit.id_index import lookup, ratings_from_triples
 
 
 def ratings_from_parquet(path, *, items: np.ndarray | None = None) -> Ratings:
@@ -30,7 +30,7 @@ def ratings_from_parquet(path, *, items: np.ndarray | None = None) -> Ratings:
     item_ids, cols = encode("parent_asin")
     values = table.column("rating").to_numpy().astype(np.float32)
     if items is not None:
-        return Ratings.from_triples(user_ids[users], item_ids[cols], values, items=items)
+        return ratings_from_triples(user_ids[users], item_ids[cols], values, items=items)
     return Ratings(user_ids, item_ids, users.astype(np.int32), cols.astype(np.int32), values)
 
 

@@ -8,8 +8,12 @@ exception and never a silent wrong position.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from deepcart.ratings import Ratings
 
 
 class IdIndex:
@@ -39,3 +43,26 @@ class IdIndex:
 def lookup(index: Sequence[str] | np.ndarray, ids: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of ``ids`` in ``index`` and a found mask: a one-off :class:`IdIndex` lookup."""
     return IdIndex(index).positions(ids)
+
+
+def ratings_from_triples(user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray,
+                         values: Sequence[float] | np.ndarray, *,
+                         items: Sequence[str] | np.ndarray | None = None) -> Ratings:
+    """A :class:`deepcart.ratings.Ratings` from parallel arrays of user id, item id and rating.
+
+    :param items: the item catalogue (column order) to use; by default the sorted unique items
+        of ``item_ids``. Ratings of items outside a given catalogue raise ``ValueError``.
+    """
+    from deepcart.ratings import Ratings
+
+    u_ids, u_idx = np.unique(np.asarray(user_ids, dtype=object).astype(str), return_inverse=True)
+    it = np.asarray(item_ids, dtype=object).astype(str)
+    if items is None:
+        i_ids, i_idx = np.unique(it, return_inverse=True)
+    else:
+        i_ids = np.asarray(items).astype(str)
+        i_idx, found = IdIndex(i_ids).positions(it)
+        if not found.all():
+            raise ValueError("some rated items are not in the given catalogue")
+    return Ratings(u_ids, i_ids, u_idx.astype(np.int32), np.asarray(i_idx, dtype=np.int32),
+                   np.asarray(values, dtype=np.float32))

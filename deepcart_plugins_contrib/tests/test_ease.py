@@ -72,11 +72,11 @@ def test_the_memory_plan_is_the_real_peak():
     of what would fit, as the old 24-bytes-a-cell plan did)."""
     import tracemalloc
 
-    from deepcart.ratings import Ratings
+    from deepcart.toolkit.id_index import ratings_from_triples
 
     rng = np.random.default_rng(0)
     n_users, n_items, n = 3000, 1500, 60_000
-    ratings = Ratings.from_triples(rng.integers(0, n_users, n).astype(str), rng.integers(0, n_items, n).astype(str),
+    ratings = ratings_from_triples(rng.integers(0, n_users, n).astype(str), rng.integers(0, n_items, n).astype(str),
                                    rng.integers(1, 6, n).astype(float))
     model = ease.EaseRecommender(ease.EaseConfig(engagement="none"))
     tracemalloc.start()

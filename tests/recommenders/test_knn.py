@@ -16,6 +16,7 @@ from deepcart.toolkit import similarity as knn_similarity  # the blockwise simil
 from deepcart.plugins.recommenders.knn import KNNConfig, KNNRecommender
 from deepcart.plugins.recommenders.naive import NaiveRecommender
 from deepcart.ratings import Ratings
+from deepcart.toolkit.id_index import ratings_from_triples
 from deepcart.toolkit.testing import RecommenderContract, make_toy_ratings
 
 SMALL = {"neighbours": 10, "block_size": 7}  # several blocks even on the toy data
@@ -173,7 +174,7 @@ def three_items(values_a, values_b, values_c) -> Ratings:
     triples = [(f"u{u}", item, v) for item, col in zip("ABC", (values_a, values_b, values_c))
                for u, v in enumerate(col) if v is not None]
     users, items, values = zip(*triples)
-    return Ratings.from_triples(users, items, values)
+    return ratings_from_triples(users, items, values)
 
 
 def test_shrinkage_prefers_well_supported_neighbours():
@@ -201,7 +202,7 @@ def test_ties_go_to_the_lowest_column():
     triples = [(f"u{u}", item, v) for item, col in
                (("A", [5, 1, 4, 3]), ("B", same), ("C", same), ("D", same)) for u, v in enumerate(col)
                if v is not None]
-    ratings = Ratings.from_triples(*zip(*triples))
+    ratings = ratings_from_triples(*zip(*triples))
     graph = fit(ratings, similarity="cosine", shrinkage=0, neighbours=2).neighbour_graph
     assert list(graph[0].indices) == [1, 2]
 

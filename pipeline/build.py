@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from deepcart import __version__
-from deepcart.pipeline.tags import INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, atomic_folder, tag_path
+from deepcart.pipeline.tags import (
+    INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, atomic_folder, check_replaceable, tag_lock, tag_path,
+)
 from deepcart.errors import BadInputError, DeepcartError
 from deepcart.reports import FilterReport, IngestReport
 from deepcart.toolkit.sql import memory_limit as check_memory_limit
@@ -157,8 +159,21 @@ def build_dataset(spec: BuildSpec, registry, *, echo: Echo = print, progress: bo
         component is unknown, or a schema check fails. Nothing is left behind in that case.
     """
     target = tag_path(spec.tag, spec.data_dir)
+    with tag_lock(target):  # a second build of this tag fails at once, naming the first
+        return _build_locked(spec, registry, target, echo=echo, progress=progress)
+
+
+def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progress: bool) -> BuildResult:
+    # The build's heavy modules, imported before the work folder exists: a Ctrl-C or SIGTERM that
+    # lands inside an extension module's import surfaces as an ImportError and a traceback.
+    import duckdb  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import deepcart.schemas.validate  # noqa: F401  (pandera: the slowest import of all)
+
     if target.exists() and not spec.force:
         raise DeepcartError(f"dataset tag {spec.tag!r} already exists at {target}; use --force to replace it")
+    check_replaceable(target, "dataset tag")  # --force replaces a tag, never a models folder or your files
     reviews = expand_inputs(spec.reviews, "reviews file")
     items = expand_inputs(spec.items, "items file")
     loader = pick_loader(registry, spec.loader, reviews[0])

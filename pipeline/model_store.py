@@ -21,7 +21,7 @@ import numpy as np
 
 from deepcart import __version__
 from deepcart.errors import DeepcartError
-from deepcart.pipeline.tags import atomic_folder
+from deepcart.pipeline.tags import atomic_folder, check_replaceable
 from deepcart.toolkit.model_files import model_file, read_json_file
 
 MODEL_FORMAT = 1
@@ -45,6 +45,7 @@ def save_model(model, folder: Path, *, recommender: str, data_tag: str | None, t
     folder = Path(folder)
     if folder.exists() and not force:
         raise ModelFileError(f"{folder} already exists; use --force to replace it")
+    check_replaceable(folder, "model folder")  # never a dataset tag, a data folder or files of your own
     with atomic_folder(folder, prefix=f".{folder.name}-") as work:
         model.save(work / WEIGHTS)
         np.save(work / ITEMS, np.asarray(model.item_ids).astype(str), allow_pickle=False)

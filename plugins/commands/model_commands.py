@@ -69,10 +69,11 @@ def train_command(plugins, data_tag, data_dir, recommender, options, epochs, out
     from deepcart.pipeline.experiment import evaluate_model, fit_recommender
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.splits import split_dataset
-    from deepcart.pipeline.tags import existing_tag_path
+    from deepcart.pipeline.tags import check_replaceable, existing_tag_path
 
     if out.exists() and not force:
         raise click.ClickException(f"{out} already exists; use --force to replace it")
+    check_replaceable(out, "model folder")  # before any work: --force replaces only a model folder
     registry = plugins.registry
     echo = _echo(quiet)
     opts = checked_options(registry, recommender, _options(registry, recommender, options, epochs))

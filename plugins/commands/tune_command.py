@@ -60,6 +60,10 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
     echo = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     if out is not None and out.exists() and not force:
         raise click.ClickException(f"{out} already exists; use --force to replace it")
+    if out is not None:
+        from deepcart.pipeline.tags import check_replaceable
+
+        check_replaceable(out, "model folder")
     data_dir = data_dir or default_data_dir()
     fixed = parse_options(options)
     chosen = search_space(registry, recommender, parse_space(space), fixed)

@@ -517,7 +517,7 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     assert result.exit_code == 0, result.output
     data, options = served[-1]
     assert data.data_tag == tag and data.usable  # the tag comes from the model's manifest
-    assert {k: v for k, v in options.items() if k != "on_listening"} == {"port": 5099, "address": "127.0.0.1",
+    assert {k: v for k, v in options.items() if k not in ("on_listening", "allow_hosts")} == {"port": 5099, "address": "127.0.0.1",
                                                                          "show": False}
     assert "http://127.0.0.1:5099/" in result.output
 

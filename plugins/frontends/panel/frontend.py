@@ -50,8 +50,11 @@ class PanelFrontend:
                       help="Open the page in a web browser.")
         @click.option("--any-build", is_flag=True,
                       help="Use models trained on another build of the dataset, or that do not say which.")
+        @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+                      help="Also answer requests for this host name (the loopback names and --address are "
+                           "allowed; any other Host or Origin gets 403). Repeatable.")
         @click.pass_obj
-        def serve_panel(plugins, data_tag, data_dir, models, port, address, show, any_build) -> None:
+        def serve_panel(plugins, data_tag, data_dir, models, port, address, show, any_build, allow_hosts) -> None:
             """Serve the dashboard: find products, rate them, watch your worst picks move.
 
             Each browser session gets its own ratings, kept in memory and downloadable as JSONL
@@ -59,13 +62,13 @@ class PanelFrontend:
             into the dataset. The page loads nothing from the internet.
             """
             run_server(plugins.registry, data_tag=data_tag, data_dir=data_dir, models=list(models),
-                       port=port, address=address, show=show, any_build=any_build)
+                       port=port, address=address, show=show, any_build=any_build, allow_hosts=allow_hosts)
 
         return serve_panel
 
 
 def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int,
-               address: str, show: bool, any_build: bool = False) -> None:
+               address: str, show: bool, any_build: bool = False, allow_hosts: tuple[str, ...] = ()) -> None:
     """Load the data and the models once (through ``registry``), then serve until interrupted."""
     from deepcart.errors import DeepcartError
     from deepcart.pipeline.model_store import read_model_manifest
@@ -105,7 +108,7 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
         click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
 
     try:
-        serve(data, port=port, address=address, show=show, on_listening=listening)
+        serve(data, port=port, address=address, show=show, on_listening=listening, allow_hosts=allow_hosts)
     except OSError as exc:  # most often: the port is taken
         raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
                                    "choose another --port") from None

@@ -102,14 +102,16 @@ def pick_loader(registry, name: str | None, first_review_file: Path):
     """The named loader, or the first registered loader that recognises the file."""
     if name:
         return registry.create("loader", name)
+    reasons = []
     for component in registry.components("loader"):
         loader = registry.create("loader", component.name)
         if loader.can_read(first_review_file):
             return loader
+        why = getattr(loader, "why_not", lambda _path: None)(first_review_file)
+        reasons.append(f"{component.name}: {why or 'does not recognise it'}")
     raise BadInputError(
         str(first_review_file), None,
-        f"no loader recognises this file (available: {', '.join(registry.names('loader'))}); "
-        "name one with --loader",
+        f"no loader recognises this file ({'; '.join(reasons)}); name one with --loader",
     )
 
 
@@ -204,6 +206,9 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
                 echo(result.message)
             timings["filters"] = time.perf_counter() - tick
             counts = table_counts(con)
+            if ingested["ratings"] == 0:
+                raise DeepcartError(f"no ratings were read from {', '.join(map(str, reviews))} (empty, or every "
+                                    "line was bad and skipped): nothing to build")
             if counts["ratings"] == 0:
                 names = ", ".join(name for name, _ in filters)
                 raise DeepcartError(f"the filters ({names}) left no ratings: loosen their thresholds")

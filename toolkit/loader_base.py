@@ -85,15 +85,32 @@ class StagedLoader:
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
 
+    #: What :meth:`recognises` looks for, for messages: "a JSON object with user_id and parent_asin".
+    first_line: ClassVar[str] = "a line of this format"
+
     def can_read(self, path: Path) -> bool:
         """A regular file with one of :attr:`suffixes` whose first lines :meth:`recognises` accepts."""
+        return self.why_not(path) is None
+
+    def why_not(self, path: Path) -> str | None:
+        """Why this loader does not read ``path`` (None: it does), for the "no loader" message."""
+        from deepcart.toolkit import line_staging
+
         path = Path(path)
-        if not has_suffix(path, self.suffixes) or not path.is_file():
-            return False
+        if not has_suffix(path, self.suffixes):
+            return f"reads {', '.join(s + '[.gz]' for s in self.suffixes)} files, not {path.name}"
+        if not path.is_file():
+            return "not a regular file"
         try:
-            return self.recognises(path)
-        except (OSError, UnicodeDecodeError):
-            return False
+            if self.recognises(path):
+                return None
+            first = line_staging.sniff(path).head_lines(1)
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"cannot read it ({exc})"
+        if not first:
+            return "the file is empty"
+        problem = line_staging.describe_non_text(first[0][1])
+        return problem or f"its first line is not {self.first_line}"
 
     def recognises(self, path: Path) -> bool:
         """Whether the first lines of ``path`` look like this loader's format."""

@@ -89,6 +89,7 @@ class AmazonLegacyLoader(RatingFileLoader):
 
     Config: ClassVar[type] = LegacyConfig
     suffixes: ClassVar[tuple[str, ...]] = (".csv",)
+    first_line: ClassVar[str] = "a 2014 (user,item,rating,ts) or 2018 (item,user,rating,ts) rating row"
     stage_table: ClassVar[str] = _STAGE
     no_meta: ClassVar[str] = "the legacy rating files have no item meta"
 

@@ -76,6 +76,7 @@ class Amazon2023Loader(StagedLoader):
 
     Config: ClassVar[type] = Amazon2023Config
     suffixes: ClassVar[tuple[str, ...]] = SUFFIXES
+    first_line: ClassVar[str] = "a JSON object with user_id and parent_asin"
 
     def recognises(self, path: Path) -> bool:
         """The first line is a JSON object with ``user_id`` and ``parent_asin``."""
@@ -351,7 +352,7 @@ def _write_interactions(con: duckdb.DuckDBPyConnection, strip_html: bool,
     con.execute(
         f"INSERT INTO interactions SELECT user_id, parent_asin, rating, timestamp FROM {kept}"
     )
-    if staged is not None:
+    if staged:  # an empty file stages nothing: read the (empty) stage view instead
         files = ", ".join(line_staging.sql_str(str(path)) for path in staged)
         kept = (f"read_parquet([{files}]) ANTI JOIN {_DUPS} USING (file_no, line_no) "
                 "WHERE problem IS NULL")
@@ -362,7 +363,7 @@ def _write_interactions(con: duckdb.DuckDBPyConnection, strip_html: bool,
                   f"{line_staging.br_sql('text')} AS text, helpful_vote, verified_purchase FROM {kept})")
     rows = (f"SELECT user_id, parent_asin, {title} AS title, {text} AS text, helpful_vote, "
             f"verified_purchase FROM {source}")
-    if staged is not None:
+    if staged:
         line_staging.drop_relation(con, "reviews")
         con.execute(f"CREATE TEMP VIEW reviews AS {rows}")
     else:

@@ -35,6 +35,7 @@ class AmazonCsvLoader(RatingFileLoader):
 
     Config: ClassVar[type] = AmazonCsvConfig
     suffixes: ClassVar[tuple[str, ...]] = (".csv",)
+    first_line: ClassVar[str] = "the header user_id,parent_asin,rating,timestamp or a rating row"
     stage_table: ClassVar[str] = _STAGE
     no_meta: ClassVar[str] = "the benchmark CSVs have no item meta"
 

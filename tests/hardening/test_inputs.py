@@ -40,3 +40,28 @@ def test_a_named_pipe_is_refused_at_once_not_read_forever(tmp_path):
     os.mkfifo(fifo)
     result = build(tmp_path / "data", "--reviews-file", str(fifo))  # would block on open if read
     assert result.exit_code != 0 and "is a named pipe (FIFO), not a regular file" in result.output
+
+
+def test_no_loader_says_why_each_one_declined(tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"a": 1}\n')
+    result = build(tmp_path / "data", "--reviews-file", str(other))
+    assert result.exit_code != 0
+    assert "amazon2023: its first line is not a JSON object with user_id and parent_asin" in result.output
+    assert "amazon2023-csv: reads .csv[.gz] files, not other.jsonl" in result.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert "amazon2023: the file is empty" in build(tmp_path / "data", "--reviews-file", str(empty)).output
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage\xff\n", b"not json at all\n"])
+def test_skip_mode_on_a_file_with_nothing_usable_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "reviews.jsonl"
+    path.write_bytes(content)
+    result = build(tmp_path / "data", "--reviews-file", str(path), "--loader", "amazon2023",
+                   "--on-bad-records", "skip")
+    assert result.exit_code == 1 and str(path) in result.output, result.output
+    assert ("no ratings were read from" in result.output  # empty: nothing to build
+            or "this is not a JSON-lines file" in result.output)  # not JSON lines at all: refused as a file
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "data").exists() or not [p for p in (tmp_path / "data").iterdir()]

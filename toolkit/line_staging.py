@@ -256,6 +256,8 @@ def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str
     return f"""
         WHEN coalesce(trim({user}), '') = '' THEN 'missing user_id'
         WHEN coalesce(trim({item}), '') = '' THEN 'missing parent_asin'
+        WHEN left(trim({user}), 1) IN ('[', '{{') THEN 'user_id is a list or an object, not an id'
+        WHEN left(trim({item}), 1) IN ('[', '{{') THEN 'parent_asin is a list or an object, not an id'
         WHEN coalesce(trim({rating}), '') = '' THEN 'missing rating'
         WHEN {rating_num} IS NULL THEN 'rating ' || {quoted_sql(rating)} || ' is not a number'
         WHEN NOT ({rating_num} BETWEEN 1 AND 5)
@@ -270,10 +272,21 @@ def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str
 def values_ok_sql(user: str, item: str, rating_num: str, ts_num: str) -> str:
     """A cheap predicate that implies :func:`value_checks_sql` finds nothing (the common case).
 
-    ``ascii(x) > 32``: non-empty and not starting with a blank, so ``trim`` is not needed.
+    ``ascii(x) > 32``: non-empty and not starting with a blank, so ``trim`` is not needed; not 91
+    or 123: not ``[`` or ``{``, the start of a list or an object where a plain id belongs.
     """
-    return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND {rating_num} BETWEEN 1 AND 5 "
+    return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND ascii({user}) NOT IN (91, 123) "
+            f"AND ascii({item}) NOT IN (91, 123) AND {rating_num} BETWEEN 1 AND 5 "
             f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}")
+
+
+def decimal_sql(text: str) -> str:
+    """``text`` as a DOUBLE when it is a plain decimal number, else NULL.
+
+    DuckDB's cast also reads digit separators the way Python does (``'0_5'`` is 5, ``'1_000'`` is
+    1000): a rating file that holds one meant something else, so it is no number here.
+    """
+    return f"CASE WHEN contains({text}, '_') THEN NULL ELSE TRY_CAST({text} AS DOUBLE) END"
 
 
 def timestamp_sql(ts_num: str) -> str:

@@ -215,8 +215,8 @@ def _spec(era: Era, header_line: int | None):
         table=_STAGE,
         columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP",
         parse="string_split(line, ',') AS f",
-        derive=f"{user} AS user_id, {item} AS parent_asin, TRY_CAST({rating} AS DOUBLE) AS rating_num, "
-        f"TRY_CAST({ts} AS DOUBLE) AS ts_num",
+        derive=f"{user} AS user_id, {item} AS parent_asin, {line_staging.decimal_sql(rating)} AS rating_num, "
+        f"{line_staging.decimal_sql(ts)} AS ts_num",
         ok=ok,
         problem=problem,
         values="user_id, parent_asin, rating_num, CASE WHEN problem IS NULL "

@@ -150,6 +150,17 @@ def test_bad_line_fails_naming_file_line_and_problem(tmp_path):
     assert caught.value.line == 4 and "rating 7 is outside [1, 5]" in caught.value.problem
 
 
+def test_digit_separators_are_no_numbers(tmp_path):
+    """DuckDB reads '4_5' as 45 and '1_341_100_800' as a time, the way Python's int() does."""
+    for row, problem in [(("A2", "B00004TRD9", "4_5", "1341100800"), "rating '4_5' is not a number"),
+                         (("A2", "B00004TRD9", "4.0", "1_341_100_800"),
+                          "timestamp '1_341_100_800' is not a number")]:
+        path = write(tmp_path / "r.csv", [*ROWS_2014[:3], row])
+        with pytest.raises(BadInputError) as caught:
+            ingest([path])
+        assert caught.value.line == 4 and caught.value.problem == problem
+
+
 def test_bad_lines_are_skipped_on_request(tmp_path):
     bad = [("A2NWSAGRHCP8N5", "B00004TRD9", "5.0"), ("A3", "B00004TRD9", "5.0", "1588687728923")]
     path = write(tmp_path / "r.csv", [*ROWS_2014[:3], *bad])

@@ -213,8 +213,8 @@ class Amazon2023Loader(StagedLoader):
             columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP, "
             "title VARCHAR, text VARCHAR, helpful_vote INTEGER, verified_purchase BOOLEAN",
             **_json_parse(schema),
-            derive=f"TRY_CAST(j.rating AS DOUBLE) AS rating_num, "
-            f"TRY_CAST({ts} AS DOUBLE) AS ts_num",
+            derive=f"{line_staging.decimal_sql('j.rating')} AS rating_num, "
+            f"{line_staging.decimal_sql(ts)} AS ts_num",
             ok=f"j IS NOT NULL AND prefix(line, '{{') AND {fast}",
             fast_ok=fast,
             problem=problem,
@@ -227,8 +227,14 @@ class Amazon2023Loader(StagedLoader):
         title = "j.title"
         if self.config.strip_html:
             title = line_staging.clean_html_sql(title)
-        price_text = "regexp_replace(json_extract_string(j.price, '$'), '[\\s$,]', '', 'g')"
-        number = f"""CASE json_type(j.price) WHEN 'VARCHAR' THEN TRY_CAST({price_text} AS DOUBLE)
+        # A price string counts only in the US form the data uses ("$1,299.00", "12.99"); any other
+        # ("1.299,00", "12,99", "—") is no price (NULL), never a wrong number such as 1.299.
+        price_raw = "trim(json_extract_string(j.price, '$'))"
+        us_price = r"\$?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d+)?"
+        price_text = f"replace(replace(replace({price_raw}, '$', ''), ',', ''), ' ', '')"
+        number = f"""CASE json_type(j.price)
+            WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match({price_raw}, '{us_price}')
+                THEN TRY_CAST({price_text} AS DOUBLE) END
             WHEN 'NULL' THEN NULL ELSE TRY_CAST(j.price AS DOUBLE) END"""
         price = f"CASE WHEN isfinite({number}) AND {number} >= 0 THEN {number} END"
         details_text = "json_extract_string(j.details, '$')"

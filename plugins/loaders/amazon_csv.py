@@ -112,7 +112,7 @@ def _spec() -> line_staging.StageSpec:
         columns="user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP",
         parse="string_split(line, ',') AS f",
         derive=f"{user} AS user_id, {item} AS parent_asin, "
-        f"TRY_CAST({rating} AS DOUBLE) AS rating_num, TRY_CAST({ts} AS DOUBLE) AS ts_num",
+        f"{line_staging.decimal_sql(rating)} AS rating_num, {line_staging.decimal_sql(ts)} AS ts_num",
         ok=f"len(f) BETWEEN 4 AND 5 AND {fast}",
         problem=problem,
         values=values,

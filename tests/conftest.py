@@ -11,6 +11,18 @@ REAL_DATA = REPO.parent / "shared" / "data" / "amazon-real"
 
 
 @pytest.fixture
+def loader_con(tmp_path):
+    """A DuckDB connection set up the way the build sets it up, for driving loaders directly."""
+    import duckdb
+
+    db = duckdb.connect(str(tmp_path / "b.duckdb"))
+    db.execute(f"SET memory_limit='2GB'; SET threads=2; SET preserve_insertion_order=false; "
+               f"SET temp_directory='{tmp_path / 'duckdb_tmp'}'")
+    yield db
+    db.close()
+
+
+@pytest.fixture
 def real_data() -> Path:
     """The folder of real Amazon slices; tests using it skip with a reason when it is absent."""
     if not REAL_DATA.is_dir():

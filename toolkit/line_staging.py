@@ -71,6 +71,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _BAD_LINE_MARK = "deepcart-bad-line"
 _BAD_LINE_RE = re.compile(_BAD_LINE_MARK + r" (\d+): (.*?)(?:\n|$)", re.S)
 _CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+#: A whitespace-only line (tabs, form feeds, ... as well as blanks), as Python's ``bytes.strip``
+#: sees it; ``trim`` in SQL strips only blanks.
+_BLANK_SQL = r"regexp_full_match(line, '[ \t\n\v\f\r]*')"
 
 
 
@@ -278,6 +281,32 @@ def values_ok_sql(user: str, item: str, rating_num: str, ts_num: str) -> str:
     return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND ascii({user}) NOT IN (91, 123) "
             f"AND ascii({item}) NOT IN (91, 123) AND {rating_num} BETWEEN 1 AND 5 "
             f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}")
+
+
+def keys_sql() -> str:
+    """A ``derive`` item for JSON loaders: the top-level keys of ``line`` as ``keys``.
+
+    ``from_json`` keeps the first of two equal keys, so ``{"rating": 5, "rating": 1}`` would be a
+    5 although the line has no one meaning (DuckDB's JSON reader, the fast path, refuses it).
+    :func:`unique_keys_sql` is the cheap test on every line (the line path costs a third more
+    with it; good files take the fast path and never pay it), :func:`duplicate_key_check_sql`
+    names the key.
+    """
+    return "CASE WHEN j IS NOT NULL AND json_type(line) = 'OBJECT' THEN json_keys(line) END AS keys"
+
+
+def unique_keys_sql() -> str:
+    """``ok`` part: no top-level key appears twice (see :func:`keys_sql`)."""
+    return "len(list_distinct(keys)) = len(keys)"
+
+
+def duplicate_key_check_sql(keys: Sequence[str]) -> str:
+    """``WHEN ... THEN`` clause naming the first of ``keys`` (those the loader reads) that appears
+    twice at the top level (see :func:`keys_sql`); a repeated key the loader ignores is harmless."""
+    wanted = "[" + ", ".join(sql_str(k) for k in keys) + "]"
+    again = (f"list_filter(keys, lambda k, i: list_position(keys, k) < i "
+             f"AND list_contains({wanted}, k))")
+    return f"WHEN len({again}) > 0 THEN 'key ' || {quoted_sql(again + '[1]')} || ' appears more than once'"
 
 
 def decimal_sql(text: str) -> str:
@@ -665,7 +694,7 @@ class LineStager:
                 SELECT *, CASE WHEN NOT ignored THEN {problem} END AS problem
                 FROM (
                     SELECT *{derive}, {ignore}
-                           OR coalesce(ascii(line) <= 32 AND trim(line) = '', FALSE) AS ignored
+                           OR coalesce(ascii(line) <= 32 AND {_BLANK_SQL}, FALSE) AS ignored
                     FROM ({rows})
                 )
             )

@@ -56,6 +56,8 @@ META_KEYS = {
     "categories": "JSON", "features": "JSON", "details": "JSON",
 }
 SUFFIXES = (".jsonl", ".json", ".ndjson")
+#: Price strings that say "no price" (upper-cased): NULL without a note.
+_NO_PRICE = "('', 'NONE', 'NULL', 'N/A', 'NA', '-', '—')"
 
 _REVIEW_STAGE = "_deepcart_review_stage"
 _META_STAGE = "_deepcart_meta_stage"
@@ -179,6 +181,14 @@ class Amazon2023Loader(StagedLoader):
                 stager.stage(spec, file_no, Path(path))
             con.execute(ITEMS_DDL)
             report.items_read, dropped = _write_items(con)
+            unread, example = con.execute(
+                f"SELECT count(*), min(unread_price) FROM {_META_STAGE} "
+                f"WHERE problem IS NULL AND unread_price IS NOT NULL").fetchone()
+            if unread:
+                report.notes.append(
+                    f"{unread:,} item prices could not be read (not in the form $1,299.99, "
+                    f"e.g. {example!r}); those items have no price"
+                )
             if dropped:
                 report.notes.append(
                     f"{dropped:,} repeated item meta rows dropped (the first one of each kept)"
@@ -200,6 +210,7 @@ class Amazon2023Loader(StagedLoader):
         problem = f"""CASE
             WHEN NOT json_valid(line) THEN 'not valid JSON'
             WHEN j IS NULL OR NOT starts_with(ltrim(line), '{{') THEN 'not a JSON object'
+            {line_staging.duplicate_key_check_sql(REVIEW_KEYS)}
             {line_staging.value_checks_sql("j.user_id", "j.parent_asin", "j.rating", ts, "rating_num",
                                  "ts_num")}
         END"""
@@ -214,8 +225,8 @@ class Amazon2023Loader(StagedLoader):
             "title VARCHAR, text VARCHAR, helpful_vote INTEGER, verified_purchase BOOLEAN",
             **_json_parse(schema),
             derive=f"{line_staging.decimal_sql('j.rating')} AS rating_num, "
-            f"{line_staging.decimal_sql(ts)} AS ts_num",
-            ok=f"j IS NOT NULL AND prefix(line, '{{') AND {fast}",
+            f"{line_staging.decimal_sql(ts)} AS ts_num, {line_staging.keys_sql()}",
+            ok=f"j IS NOT NULL AND prefix(line, '{{') AND {fast} AND {line_staging.unique_keys_sql()}",
             fast_ok=fast,
             problem=problem,
             values=values,
@@ -237,6 +248,10 @@ class Amazon2023Loader(StagedLoader):
                 THEN TRY_CAST({price_text} AS DOUBLE) END
             WHEN 'NULL' THEN NULL ELSE TRY_CAST(j.price AS DOUBLE) END"""
         price = f"CASE WHEN isfinite({number}) AND {number} >= 0 THEN {number} END"
+        # A price given but not read (not a "no price" marker): counted in the report with an
+        # example, so that a file in another locale does not silently lose every price.
+        unread = f"""CASE WHEN json_type(j.price) NOT IN ('NULL') AND ({price}) IS NULL
+            AND upper({price_raw}) NOT IN {_NO_PRICE} THEN left({price_raw}, 40) END"""
         details_text = "json_extract_string(j.details, '$')"
         details = f"""CASE json_type(j.details)
             WHEN 'NULL' THEN NULL
@@ -245,22 +260,25 @@ class Amazon2023Loader(StagedLoader):
                 WHEN json_valid({details_text}) THEN json({details_text})::VARCHAR
                 ELSE to_json({details_text})::VARCHAR END
             ELSE j.details::VARCHAR END"""
-        problem = """CASE
+        problem = f"""CASE
             WHEN NOT json_valid(line) THEN 'not valid JSON'
-            WHEN j IS NULL OR NOT starts_with(ltrim(line), '{') THEN 'not a JSON object'
+            WHEN j IS NULL OR NOT starts_with(ltrim(line), '{{') THEN 'not a JSON object'
+            {line_staging.duplicate_key_check_sql(META_KEYS)}
             WHEN coalesce(trim(j.parent_asin), '') = '' THEN 'missing parent_asin'
         END"""
         values = f"""j.parent_asin, {title}, j.main_category, j.store, {price},
             TRY_CAST(j.average_rating AS DOUBLE),
             TRY_CAST(TRY_CAST(j.rating_number AS DOUBLE) AS INTEGER),
-            {_string_list('j.categories')}, {_string_list('j.features')}, {details}"""
+            {_string_list('j.categories')}, {_string_list('j.features')}, {details}, {unread}"""
         return line_staging.StageSpec(
             table=_META_STAGE,
             columns="parent_asin VARCHAR, title VARCHAR, main_category VARCHAR, store VARCHAR, "
             "price DOUBLE, average_rating DOUBLE, rating_number INTEGER, categories VARCHAR[], "
-            "features VARCHAR[], details VARCHAR",
+            "features VARCHAR[], details VARCHAR, unread_price VARCHAR",
             **_json_parse(META_KEYS),
-            ok="j IS NOT NULL AND prefix(line, '{') AND ascii(j.parent_asin) > 32",
+            derive=line_staging.keys_sql(),
+            ok=f"j IS NOT NULL AND prefix(line, '{{') AND ascii(j.parent_asin) > 32 "
+            f"AND {line_staging.unique_keys_sql()}",
             fast_ok="ascii(j.parent_asin) > 32",
             problem=problem,
             values=values,
@@ -389,7 +407,6 @@ def _write_items(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         FROM {_META_STAGE} WHERE problem IS NULL
         QUALIFY row_number() OVER (PARTITION BY parent_asin ORDER BY file_no, line_no) = 1""")
     written = con.execute("SELECT count(*) FROM items").fetchone()[0]
-    con.execute(f"DROP TABLE {_META_STAGE}")
     return int(read), int(read - written)
 
 

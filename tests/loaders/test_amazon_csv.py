@@ -17,13 +17,8 @@ VALID = "All_Beauty.0core.last_out_w_his.valid.csv"
 
 
 @pytest.fixture
-def con(tmp_path):
-    """A connection set up the way the build sets it up."""
-    db = duckdb.connect(str(tmp_path / "b.duckdb"))
-    db.execute(f"SET memory_limit='2GB'; SET threads=2; SET preserve_insertion_order=false; "
-               f"SET temp_directory='{tmp_path / 'duckdb_tmp'}'")
-    yield db
-    db.close()
+def con(loader_con):
+    return loader_con
 
 
 def expected_pairs(*paths) -> tuple[int, dict[tuple[str, str], tuple[float, int]]]:

@@ -3,7 +3,6 @@
 import csv
 from datetime import datetime, timezone
 
-import duckdb
 import pytest
 
 from deepcart.errors import BadInputError

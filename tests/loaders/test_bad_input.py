@@ -4,7 +4,6 @@ import gzip
 import json
 import zlib
 
-import duckdb
 import pytest
 
 from deepcart.errors import BadInputError

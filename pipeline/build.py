@@ -49,6 +49,7 @@ class BuildSpec:
     on_bad_records: str = "fail"
     memory_limit: str = "4GB"
     threads: int | None = None
+    max_line_bytes: int | None = None  # None: the loaders' default (line_staging.MAX_LINE_BYTES)
     source_note: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +132,12 @@ def file_fingerprint(path: Path, progress: bool = False) -> dict[str, Any]:
     return {"name": path.name, "path": str(path.resolve()), "bytes": size, "sha256": digest.hexdigest()}
 
 
+def _default_line_limit() -> int:
+    from deepcart.toolkit.line_staging import MAX_LINE_BYTES
+
+    return MAX_LINE_BYTES
+
+
 def connect(folder: Path, *, memory_limit: str, threads: int | None):
     """A file-backed DuckDB connection tuned for streaming builds."""
     import duckdb
@@ -186,6 +193,10 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
     try:
         with atomic_folder(target, prefix=f".build-{spec.tag}-") as work:
             con = connect(work, memory_limit=spec.memory_limit, threads=spec.threads)
+            if spec.max_line_bytes is not None:
+                from deepcart.toolkit.line_staging import set_line_limit
+
+                set_line_limit(con, spec.max_line_bytes)
             con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
             tick = time.perf_counter()
             report: IngestReport = loader.ingest(con, reviews, items, on_bad_records=spec.on_bad_records)
@@ -238,7 +249,8 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
                 "deepcart_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "seed": spec.seed,
-                "loader": {"name": _name_of(registry, "loader", loader), "on_bad_records": spec.on_bad_records},
+                "loader": {"name": _name_of(registry, "loader", loader), "on_bad_records": spec.on_bad_records,
+                           "max_line_bytes": spec.max_line_bytes or _default_line_limit()},
                 "sources": {
                     "reviews": [file_fingerprint(p, progress) for p in reviews],
                     "items": [file_fingerprint(p, progress) for p in items],

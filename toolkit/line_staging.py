@@ -22,10 +22,13 @@ lines and do the rest in SQL:
    bad line 5 of a 22 GB file fails in seconds. With ``"skip"`` the bad lines are staged too
    (``problem`` set, ``raw`` capped) and are returned as :class:`deepcart.reports.Rejected`.
 
-Failures below the SQL level are translated too: invalid UTF-8 or an over-long line (DuckDB's CSV
-reader names the line; in skip mode the file is re-read with DuckDB's reject table and the line
-numbers of the kept rows are corrected), a truncated or corrupt gzip stream (the complete lines are
-counted, and in skip mode copied out and loaded), an empty file.
+Failures below the SQL level are translated too: invalid UTF-8 (DuckDB's CSV reader names the
+line; in skip mode the file is re-read with DuckDB's reject table and the line numbers of the kept
+rows are corrected) and an empty file. Line sizes and gzip integrity are checked by a second
+reading in a thread beside DuckDB (:mod:`deepcart.toolkit.line_scan`), because DuckDB's readers
+disagree on the first and do not check the second: a line over the limit is a bad record whichever
+reader met it; a corrupt gzip stream is an error in both modes (its lines cannot be trusted), a
+truncated one keeps its complete lines in skip mode.
 
 This module is the public toolkit for loader plugins (the contrib package's legacy loader uses it):
 :class:`StageSpec`, :class:`LineStager`, :func:`sniff` and the SQL helpers. Only the standard
@@ -37,13 +40,14 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from deepcart.toolkit.line_scan import GzipDamage, LineScan, Repaired, gunzip_chunks, write_repaired
+from deepcart.toolkit.line_scan import is_gzip  # noqa: F401  (re-exported: loaders use it)
 from deepcart.toolkit.sql import sql_str  # re-exported: loaders import it from here
 from deepcart.errors import BadInputError
 from deepcart.reports import IngestReport, Rejected
@@ -55,8 +59,15 @@ OnBad = Literal["fail", "skip"]
 
 #: Longest raw line text kept in a :class:`Rejected` record.
 MAX_RAW_CHARS = 2_000
-#: Longest line DuckDB's reader accepts; a longer one is a bad record, not a crash.
+#: Default longest line, in bytes without the line break; a longer line is a bad record (a reject,
+#: or the error of ``on_bad_records="fail"``) whichever reader met it. ``deepcart build
+#: --max-line-size`` changes it per build (:func:`set_line_limit`).
 MAX_LINE_BYTES = 16 * 2**20
+#: The DuckDB variable that carries a build's line limit to every loader's :class:`LineStager`.
+LINE_LIMIT_VARIABLE = "deepcart_max_line_bytes"
+#: Room DuckDB's line reader gets above the limit, so that it never refuses a line the limit
+#: allows (it counts a ``\r\n`` ending in); :class:`LineScan` makes the call.
+_READER_SLACK = 4096
 #: How much of a file :func:`sniff` decompresses to judge it.
 SNIFF_BYTES = 2**20
 #: Rejected lines kept (with their raw text, up to 2,000 characters each: at most ~200 MB);
@@ -119,11 +130,11 @@ def sniff(path: Path) -> Sniffed:
     out = bytearray()
     readable = True
     try:
-        for chunk in _gunzip_chunks(path):
+        for chunk in gunzip_chunks(path):
             out += chunk
             if len(out) >= SNIFF_BYTES:
                 break
-    except _GzipDamage:
+    except GzipDamage:
         readable = bool(out)
     head = bytes(out)
     cut = head.rfind(b"\n")
@@ -144,86 +155,36 @@ def describe_non_text(line: bytes) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# gzip damage: count the complete lines, copy them out
-# ---------------------------------------------------------------------------------------------
-
-
-class _GzipDamage(Exception):
-    def __init__(self, kind: str):
-        super().__init__(kind)
-        self.kind = kind  # "truncated" or "corrupt"
-
-
-def _gunzip_chunks(path: Path, block: int = 2**20) -> Iterator[bytes]:
-    """Decompressed chunks of a (possibly multi-member) gzip file.
-
-    Raises :class:`_GzipDamage` after the last decompressible chunk when the stream ends early or
-    is corrupt. zlib is used directly (not :mod:`gzip`) so that every decompressible byte comes out.
-    """
-    dec = zlib.decompressobj(31)
-    in_member = False
-    with open(path, "rb") as fh:
-        while True:
-            data = fh.read(block)
-            if not data:
-                break
-            while data:
-                if not in_member and not data.strip(b"\x00"):
-                    data = b""  # zero padding after the last member
-                    break
-                in_member = True
-                try:
-                    chunk = dec.decompress(data)
-                except zlib.error:
-                    raise _GzipDamage("corrupt") from None
-                if chunk:
-                    yield chunk
-                if dec.eof:
-                    data = dec.unused_data
-                    dec = zlib.decompressobj(31)
-                    in_member = False
-                else:
-                    data = b""
-    if in_member:
-        tail = dec.flush()
-        if tail:
-            yield tail
-        raise _GzipDamage("truncated")
-
-
-def salvage_gzip(path: Path, dest: Path | None) -> tuple[int, bytes, str]:
-    """Count (and, with ``dest``, copy) the complete lines of a damaged gzip file.
-
-    :return: ``(complete lines, the partial line after them, "truncated" or "corrupt")``;
-        the kind is ``""`` when the stream turns out to be intact.
-    """
-    lines, tail, kind = 0, b"", ""
-    out = open(dest, "wb") if dest is not None else None
-    try:
-        try:
-            for chunk in _gunzip_chunks(path):
-                data = tail + chunk
-                cut = data.rfind(b"\n") + 1
-                lines += data.count(b"\n", 0, cut)
-                if out is not None:
-                    out.write(data[:cut])
-                tail = data[cut:]
-        except _GzipDamage as damage:
-            kind = damage.kind
-        if not kind and tail and out is not None:
-            out.write(tail)  # intact stream without a final newline
-    finally:
-        if out is not None:
-            out.close()
-    return lines, tail, kind
-
-
-# ---------------------------------------------------------------------------------------------
 # SQL building blocks
 # ---------------------------------------------------------------------------------------------
 
 
-def lines_sql(path: Path, compression: str, *, rejects: str | None = None) -> str:
+def set_line_limit(con: duckdb.DuckDBPyConnection, limit: int) -> None:
+    """Make ``limit`` bytes the longest line every :class:`LineStager` on ``con`` accepts.
+
+    The setting is a DuckDB variable of the connection: a loader that stages on a cursor of the
+    build's connection (another thread) passes it on with ``set_line_limit(cursor,
+    line_limit(con))``.
+    """
+    con.execute(f"SET VARIABLE {LINE_LIMIT_VARIABLE} = {int(limit)}")
+
+
+def line_limit(con: duckdb.DuckDBPyConnection) -> int:
+    """The line limit set on ``con`` with :func:`set_line_limit`, else :data:`MAX_LINE_BYTES`."""
+    value = con.execute(f"SELECT getvariable('{LINE_LIMIT_VARIABLE}')").fetchone()[0]
+    return int(value) if value else MAX_LINE_BYTES
+
+
+def size_text(size: int) -> str:
+    """``16 MiB``, ``1.5 GiB``, ``900 KiB``, ``12 bytes``: a byte count for a message."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def lines_sql(path: Path, compression: str, *, rejects: str | None = None,
+              limit: int = MAX_LINE_BYTES) -> str:
     """A DuckDB table expression with one VARCHAR column ``line`` per line of ``path``.
 
     Chr(1) cannot occur in valid JSON (control characters must be escaped inside strings) nor in
@@ -235,7 +196,7 @@ def lines_sql(path: Path, compression: str, *, rejects: str | None = None) -> st
         "columns={'line': 'VARCHAR'}", "delim=chr(1)", "quote=''", "escape=''", "header=false",
         "auto_detect=false", "strict_mode=false", r"new_line='\r\n'",
         f"compression={sql_str('gzip' if compression == 'gzip' else 'none')}",
-        f"max_line_size={MAX_LINE_BYTES}", f"buffer_size={2 * MAX_LINE_BYTES}",
+        f"max_line_size={limit + _READER_SLACK}", f"buffer_size={2 * (limit + _READER_SLACK)}",
     ]
     if rejects:
         options += ["ignore_errors=true", "store_rejects=true", f"rejects_table={sql_str(rejects)}",
@@ -411,15 +372,6 @@ def serial_threads(con: duckdb.DuckDBPyConnection, when: bool = True) -> Iterato
         con.execute(f"SET threads = {int(old)}")
 
 
-def is_gzip(path: Path) -> bool:
-    """Whether ``path`` starts with the gzip magic bytes (False if it cannot be read)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == _GZIP_MAGIC
-    except OSError:
-        return False
-
-
 @dataclass
 class StageSpec:
     """How one loader turns the lines of one kind of file into staged rows.
@@ -442,7 +394,8 @@ class StageSpec:
     :ivar check_head: Python check of a file's first lines; returns ``(line, problem)`` when the
         whole file is the wrong format (raised in both modes), else None.
     :ivar fast_reader: optional table function that yields the ``parse`` struct ``j`` directly,
-        ``@path@`` and ``@compression@`` to be filled in (DuckDB's JSON reader: 40% less work
+        ``@path@``, ``@compression@`` and ``@max_line@`` (the line limit in bytes, for
+        ``maximum_object_size``) to be filled in (DuckDB's JSON reader: 40% less work
         than lines + ``from_json``). It numbers records, not lines, and cannot name problems, so
         it is only trusted when every record passes ``fast_ok``; anything else (a failing
         record, an error) sends the file down the line path, which finds the true lines.
@@ -483,6 +436,7 @@ class LineStager:
         if on_bad_records not in ("fail", "skip"):
             raise ValueError(f"on_bad_records must be 'fail' or 'skip', not {on_bad_records!r}")
         self.con, self.on_bad, self.report = con, on_bad_records, report
+        self.limit = line_limit(con)
         self._scratch: Path | None = None
         self._rejects_dropped = 0
         self._parquet: dict[str, dict[int, Path]] = {}  # table -> file_no -> staged file
@@ -527,7 +481,11 @@ class LineStager:
     # -- one file ----------------------------------------------------------------------------
 
     def stage(self, spec: StageSpec, file_no: int, path: Path) -> int:
-        """Stage every line of ``path``; return the number of (non-blank, non-ignored) lines."""
+        """Stage every line of ``path``; return the number of (non-blank, non-ignored) lines.
+
+        A :class:`~deepcart.toolkit.line_scan.LineScan` reads the file beside DuckDB; when it finds
+        a line over the limit or gzip damage, what DuckDB staged is replaced (:meth:`_repair`).
+        """
         path = Path(path)
         label = str(path)
         if not path.is_file():
@@ -539,10 +497,138 @@ class LineStager:
         if sniffed.readable and spec.check_head is not None:
             wrong = spec.check_head(sniffed)
             if wrong is not None:  # the wrong format altogether: an error in both modes
+                if sniffed.compression == "gzip" and _damaged(path):
+                    raise BadInputError(label, 1, _corrupt_problem(0))  # garbage from damage
                 raise BadInputError(label, wrong[0], wrong[1])
-        if not sniffed.readable:
-            return self._damaged_gzip(spec, file_no, path)
-        return self._stage_source(spec, file_no, path, sniffed.compression, label)
+        scan = LineScan(path, sniffed.compression, self.limit).start()
+        try:
+            return self._stage_scanned(spec, file_no, path, sniffed.compression, label, scan)
+        finally:
+            scan.stop()
+
+    def _stage_scanned(self, spec: StageSpec, file_no: int, path: Path, compression: str,
+                       label: str, scan: LineScan) -> int:
+        """Stage ``path`` and check the staging against ``scan``."""
+        mark = len(self.report.rejected)
+        try:
+            count = self._stage_source(spec, file_no, path, compression, label)
+        except _ReaderTrouble as trouble:
+            scan.wait()
+            if not scan.trouble and compression != "gzip":
+                raise BadInputError(label, None, f"cannot be read: {trouble}") from None
+            # (an intact gzip stream that DuckDB cannot read, zero padding after the last
+            # member for one, is read from its decompressed copy)
+            return self._repair(spec, file_no, path, compression, label, scan, mark)
+        except BadInputError as bad:  # fail mode: was something before this line worse?
+            if bad.line is None:
+                raise
+            # Garbage lines in a gzip file may be damage that zlib only proves at the stream's
+            # end; a value problem (a rating of 9) needs no more than the lines before it.
+            scan.wait(None if compression == "gzip" and _garbled(bad.problem) else bad.line)
+            if not (scan.damage in _CORRUPT or scan.long_before(bad.line)
+                    or (scan.damage and scan.lines < bad.line)):
+                raise
+            return self._repair(spec, file_no, path, compression, label, scan, mark,
+                                first_bad=bad.line)
+        scan.wait()
+        if not scan.trouble:
+            return count
+        self._unstage(spec, file_no, mark)
+        return self._repair(spec, file_no, path, compression, label, scan, mark)
+
+    def _repair(self, spec: StageSpec, file_no: int, path: Path, compression: str, label: str,
+                scan: LineScan, mark: int, *, first_bad: int | None = None) -> int:
+        """Stage a file with long lines or gzip damage from a repaired copy (see ``write_repaired``).
+
+        Corruption is an error in both modes: past the damage nothing can be trusted, and the
+        lines before it may already hold garbage. A truncated stream keeps its complete lines in
+        skip mode, and long lines become rejects.
+        """
+        copy = self._scratch_dir() / f"{file_no}-{path.name}.repaired"
+        if scan.damage in _CORRUPT:
+            try:
+                raise self._corruption(spec, file_no, path, compression, label, scan, mark,
+                                       first_bad, copy)
+            finally:
+                copy.unlink(missing_ok=True)
+        try:
+            if self.on_bad == "fail":
+                # Stage the lines before the first long line or the damage: an earlier bad line
+                # there is the one to name.
+                fixed = write_repaired(path, compression, self.limit, copy, stop_at_long=True)
+                staged = self._stage_source(spec, file_no, copy, "none", label) if fixed.lines else 0
+                if fixed.long:
+                    raise BadInputError(label, fixed.long[0].line, self._long_problem(fixed.long[0]))
+                if fixed.damage:
+                    raise BadInputError(label, fixed.lines + 1, _damage_problem(fixed))
+                return staged
+            fixed = write_repaired(path, compression, self.limit, copy)
+            if fixed.damage in _CORRUPT:  # never rejects for damage (the scan saw it: belt and braces)
+                raise BadInputError(label, fixed.lines + 1, _corrupt_problem(fixed.lines))
+            self._unstage(spec, file_no, mark)
+            staged = self._stage_source(spec, file_no, copy, "none", label) if fixed.lines else 0
+        finally:
+            copy.unlink(missing_ok=True)
+        for long in fixed.long:
+            self._reject(Rejected(label, long.line, self._long_problem(long),
+                                  long.head.decode("utf-8", "replace")[:MAX_RAW_CHARS]))
+        if fixed.long_count > len(fixed.long):
+            self._rejects_dropped += fixed.long_count - len(fixed.long)
+        if fixed.damage:
+            self._reject(Rejected(label, fixed.lines + 1, _damage_problem(fixed),
+                                  fixed.tail[:MAX_RAW_CHARS].decode("utf-8", "replace")))
+            self.report.notes.append(
+                f"{label}: {_damage_problem(fixed)}; the {fixed.lines:,} complete lines were read")
+        self.report.rejected[mark:] = sorted(self.report.rejected[mark:], key=lambda r: r.line)
+        return staged + fixed.long_count
+
+    def _corruption(self, spec: StageSpec, file_no: int, path: Path, compression: str,
+                    label: str, scan: LineScan, mark: int, first_bad: int | None,
+                    copy: Path) -> BadInputError:
+        """The error for a damaged stream, naming the last line known to be intact.
+
+        zlib stops at the damage or (the checksum) only at the end, and what it produced before
+        may already be garbage: the intact part ends before the first garbled line, found by
+        staging the lines before the damage in skip mode (unless that was just done). In fail
+        mode a wrong value before the damage is named as any first bad line is.
+        """
+        rejects = self.report.rejected[mark:]
+        if first_bad is not None and self.on_bad == "fail":
+            rejects = []  # staging stopped at first_bad; look at every line up to the damage
+        if not rejects:
+            fixed = write_repaired(path, compression, self.limit, copy)
+            on_bad, self.on_bad = self.on_bad, "skip"
+            try:
+                if fixed.lines:
+                    self._stage_source(spec, file_no, copy, "none", label)
+            finally:
+                self.on_bad = on_bad
+            rejects = self.report.rejected[mark:]
+            self._unstage(spec, file_no, mark)
+        first = min(rejects, key=lambda r: r.line) if rejects else None
+        if self.on_bad == "fail" and first is not None and not _garbled(first.problem):
+            return BadInputError(label, first.line, first.problem)
+        garbled = [r.line for r in rejects if _garbled(r.problem)]
+        if scan.damage == "checksum" and not garbled:
+            return BadInputError(label, None, "the gzip stream does not match its checksum: the "
+                                 "file is damaged and which lines are wrong cannot be told; fetch "
+                                 "or copy it again")
+        after = min([scan.lines] + [line - 1 for line in garbled])
+        return BadInputError(label, after + 1, _corrupt_problem(after))
+
+    def _long_problem(self, long) -> str:
+        return (f"the line is {size_text(long.size)}, longer than the {size_text(self.limit)} limit "
+                f"(deepcart build --max-line-size raises it)")
+
+    def _unstage(self, spec: StageSpec, file_no: int, mark: int) -> None:
+        """Forget what was staged from file ``file_no`` and the rejects listed since ``mark``."""
+        del self.report.rejected[mark:]
+        staged = self._parquet.get(spec.table, {}).pop(file_no, None)
+        if spec.table not in self._parquet:
+            self.con.execute(f"DELETE FROM {spec.table} WHERE file_no = {int(file_no)}")
+        elif staged is not None:
+            staged.unlink(missing_ok=True)
+            self._refresh_view(spec.table)
 
     def _stage_source(self, spec: StageSpec, file_no: int, source: Path, compression: str,
                       label: str) -> int:
@@ -551,20 +637,24 @@ class LineStager:
             if isinstance(staged, int):
                 return staged
             if staged is not None and compression == "gzip" and _is_gzip_error(str(staged)):
-                return self._damaged_gzip(spec, file_no, source, label=label)
+                raise _ReaderTrouble(_first_line(str(staged)))
         try:
             return self._insert(spec, file_no, source, compression, label, rejects=None)
         except BadInputError:
             raise
         except Exception as exc:  # duckdb.Error; its module is not imported at top level
+            message = str(exc)
+            if type(exc).__name__ == "NotImplementedException" and "full read" in message:
+                raise _ReaderTrouble("a line is longer than DuckDB's reader can hold") from None
             if type(exc).__name__ not in ("IOException", "InvalidInputException"):
                 raise  # out of memory, interrupted, a bug: not a property of the input
-            message = str(exc)
             if compression == "gzip" and _is_gzip_error(message):
-                return self._damaged_gzip(spec, file_no, source, label=label)
+                raise _ReaderTrouble(_first_line(message)) from None
             csv_line = _CSV_LINE_RE.search(message)
             if csv_line is not None and "CSV Error" in message:
                 problem = _csv_problem(message)
+                if problem == _TOO_LONG:
+                    raise _ReaderTrouble(f"line {csv_line.group(1)} is too long") from None
                 if self.on_bad == "fail":
                     raise BadInputError(label, int(csv_line.group(1)), problem) from None
                 return self._insert(spec, file_no, source, compression, label,
@@ -620,7 +710,8 @@ class LineStager:
         """Stage with ``spec.fast_reader``; the number of records, or else (nothing staged) the
         reader's error, or None when some record needs the line path to be judged."""
         reader = spec.fast_reader.replace("@path@", sql_str(str(source))).replace(
-            "@compression@", sql_str("gzip" if compression == "gzip" else "none"))
+            "@compression@", sql_str("gzip" if compression == "gzip" else "none")).replace(
+            "@max_line@", str(self.limit))
         rows = (f"SELECT row_number() OVER () AS line_no, NULL::VARCHAR AS line, r AS j "
                 f"FROM {reader} AS r")
         check = f"CASE WHEN {spec.fast_ok} THEN NULL ELSE 'recheck' END"
@@ -639,7 +730,7 @@ class LineStager:
     def _line_rows(self, spec: StageSpec, parse: str, source: Path, compression: str,
                    rejects: str | None) -> str:
         return (f"SELECT line_no, line, {parse} FROM (SELECT row_number() OVER () AS line_no, "
-                f"line FROM {lines_sql(source, compression, rejects=rejects)}) "
+                f"line FROM {lines_sql(source, compression, rejects=rejects, limit=self.limit)}) "
                 f"WHERE line IS NOT NULL")
 
     def _store(self, spec: StageSpec, file_no: int, select: str) -> int:
@@ -738,29 +829,6 @@ class LineStager:
             self._refresh_view(table)
         self.con.execute("DROP TABLE _deepcart_shift")
 
-    def _damaged_gzip(self, spec: StageSpec, file_no: int, path: Path, *, label: str | None = None
-                      ) -> int:
-        label = label or str(path)
-        if self.on_bad == "fail":
-            lines, _, kind = salvage_gzip(path, None)
-            if not kind:
-                raise BadInputError(label, None, "the gzip stream cannot be read")
-            raise BadInputError(label, lines + 1, _gzip_problem(kind, lines))
-        copy = self._scratch_dir() / f"{file_no}-{path.name}.salvaged"
-        lines, tail, kind = salvage_gzip(path, copy)
-        if not kind:
-            raise BadInputError(label, None, "the gzip stream cannot be read")
-        staged = 0
-        if lines:
-            staged = self._stage_source(spec, file_no, copy, "none", label)
-        copy.unlink(missing_ok=True)
-        self._reject(Rejected(label, lines + 1, _gzip_problem(kind, lines),
-                              tail[:MAX_RAW_CHARS].decode("utf-8", "replace")))
-        self.report.notes.append(
-            f"{label}: {_gzip_problem(kind, lines)}; the {lines:,} complete lines were read"
-        )
-        return staged
-
     def _bad_file(self, label: str, problem: str) -> int:
         if self.on_bad == "fail":
             raise BadInputError(label, None, problem)
@@ -805,16 +873,46 @@ def _is_gzip_error(message: str) -> bool:
     return "gzip" in message.lower() or "zlib" in message.lower()
 
 
-def _gzip_problem(kind: str, lines: int) -> str:
-    what = "truncated" if kind == "truncated" else "corrupt"
-    return f"the gzip stream is {what} (after {lines:,} complete lines)"
+class _ReaderTrouble(Exception):
+    """DuckDB's reader stopped for a reason :class:`LineScan` can explain (a long line, gzip)."""
+
+
+#: Problems that garbage (damaged or binary data) produces, as opposed to a wrong value.
+_GARBLED = ("not valid JSON", "not a JSON object", "not valid UTF-8 text", "binary data",
+            "missing field", "too many fields")
+_TOO_LONG = "the line is too long"
+
+
+_CORRUPT = ("corrupt", "checksum")
+
+
+def _damaged(path: Path) -> bool:
+    """Whether the gzip stream of ``path`` is corrupt (read to its end)."""
+    scan = LineScan(path, "gzip", MAX_LINE_BYTES).start()
+    scan.wait()
+    return scan.damage in _CORRUPT
+
+
+def _garbled(problem: str) -> bool:
+    return problem.startswith(_GARBLED)
+
+
+def _damage_problem(fixed: Repaired) -> str:
+    if fixed.damage == "truncated":
+        return f"the gzip stream is truncated (after {fixed.lines:,} complete lines)"
+    return _corrupt_problem(fixed.lines)
+
+
+def _corrupt_problem(after: int) -> str:
+    where = f"after line {after:,}" if after else "from its start"
+    return f"the gzip stream is damaged {where}; the file cannot be trusted: fetch or copy it again"
 
 
 def _csv_problem(message: str) -> str:
     if "INVALID ENCODING" in message or "Invalid unicode" in message:
         return "not valid UTF-8 text"
     if "LINE SIZE" in message or "maximum line size" in message.lower():
-        return f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB"
+        return _TOO_LONG
     return _first_line(message)
 
 

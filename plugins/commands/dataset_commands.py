@@ -80,11 +80,14 @@ def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orpha
                    "write them to rejects.jsonl in the tag.")
 @click.option("--memory-limit", default="4GB", show_default=True, help="DuckDB memory limit.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--max-line-size", default="16MiB", show_default=True, metavar="SIZE",
+              help="Longest input line (a review or item as JSON) read; a longer one is a bad record. "
+                   "Reading holds about four times this per thread.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or step messages.")
 @click.pass_obj
 def build_command(plugins, reviews, items, loader, min_interactions, min_ratings, drop_orphans, sample_n, k_core,
                   filter_order, extra_filters, seed, tag, data_dir, force, on_bad_records, memory_limit,
-                  threads, quiet) -> None:
+                  threads, max_line_size, quiet) -> None:
     """Build a named dataset tag: ingest, filter, validate, write Parquet.
 
     Each filter step reports what it dropped. The tag folder holds interactions.parquet,
@@ -101,9 +104,11 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
     )
     from deepcart.pipeline.tags import default_data_dir
 
+    from deepcart.toolkit.sql import byte_size
     from deepcart.toolkit.sql import memory_limit as check_memory_limit
 
     check_memory_limit(memory_limit)  # before anything is generated or read
+    max_line_bytes = byte_size(max_line_size, "--max-line-size", low=2**10, high=2**30)
     data_dir = data_dir or default_data_dir()
     progress = not quiet and sys.stderr.isatty()
     note: dict[str, Any] = {}
@@ -124,7 +129,8 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
         chain = list(DEFAULT_EMBEDDED_FILTERS)  # the embedded default is a 5-core unless told otherwise
     spec = BuildSpec(tag=tag, reviews=reviews, items=items, loader=loader, filters=chain, seed=seed,
                      data_dir=data_dir, force=force, on_bad_records=on_bad_records,
-                     memory_limit=memory_limit, threads=threads, source_note=note)
+                     memory_limit=memory_limit, threads=threads, max_line_bytes=max_line_bytes,
+                     source_note=note)
     echo = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     if note and not force and already_built(spec):
         click.echo(f"Dataset tag {tag!r} is already built from the embedded default with these options: "

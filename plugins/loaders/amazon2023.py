@@ -100,6 +100,8 @@ class Amazon2023Loader(StagedLoader):
         """
         report, meta_report = IngestReport(), IngestReport()
         meta_con = con.cursor() if items else None
+        if meta_con is not None:  # a cursor is a connection of its own: pass the build's settings
+            line_staging.set_line_limit(meta_con, line_staging.line_limit(con))
         meta = staged = None
         try:
             serial = all(line_staging.is_gzip(Path(path)) for path in reviews)
@@ -291,7 +293,7 @@ def _json_parse(schema: dict[str, str]) -> dict:
     parse = f"from_json(line, {line_staging.sql_str(json.dumps(schema))})"
     columns = "{" + ", ".join(f"{line_staging.sql_str(k)}: {line_staging.sql_str(v)}" for k, v in schema.items()) + "}"
     reader = ("read_json(@path@, format='newline_delimited', compression=@compression@, "
-              f"columns={columns}, maximum_object_size={line_staging.MAX_LINE_BYTES})")
+              f"columns={columns}, maximum_object_size=@max_line@)")
     return {"parse": f"{parse} AS j", "safe_parse": f"try({parse}) AS j",
             "parse_errors": ("Malformed JSON",), "fast_reader": reader}
 

@@ -22,6 +22,7 @@ import numpy as np
 from deepcart import __version__
 from deepcart.errors import DeepcartError
 from deepcart.pipeline.tags import atomic_folder, check_replaceable
+from deepcart.toolkit import json_text
 from deepcart.toolkit.model_files import model_file, read_json_file
 
 MODEL_FORMAT = 1
@@ -71,7 +72,7 @@ def read_model_manifest(folder: Path) -> dict[str, Any]:
     if not os.path.lexists(path):
         raise ModelFileError(f"{folder} is not a deepcart model folder (no {MANIFEST}); train one with `deepcart train`")
     try:
-        manifest = json.loads(read_json_file(folder, MANIFEST))
+        manifest = json_text.loads(read_json_file(folder, MANIFEST))
     except ValueError as exc:  # not a regular file, too large, not JSON
         raise ModelFileError(f"{path}: {exc}") from None
     if not isinstance(manifest, dict):

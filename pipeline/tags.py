@@ -7,7 +7,6 @@ by renaming a finished temporary folder, so a tag that exists is complete.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from deepcart.errors import DeepcartError
+from deepcart.toolkit import json_text
 
 DATA_ENV = "DEEPCART_DATA"
 #: Bumped whenever the layout or the columns of a tag change incompatibly.
@@ -61,7 +61,7 @@ def what_folder_is(folder: Path) -> str | None:
     if path.is_symlink() or not path.is_file() or path.stat().st_size > (1 << 20):
         return None
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json_text.loads(path.read_text())
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(manifest, dict):
@@ -106,7 +106,13 @@ def read_manifest(tag: str, data_dir: Path | None = None) -> dict[str, Any]:
             f"no dataset tag {tag!r} in {root}. Known tags: {', '.join(known) or 'none'}. "
             "Build one with `deepcart build`."
         )
-    return json.loads(path.read_text())
+    try:
+        manifest = json_text.loads(path.read_bytes())
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise DeepcartError(f"{path} is damaged ({exc}); remove {folder} and build the tag again") from None
+    if not isinstance(manifest, dict):
+        raise DeepcartError(f"{path} is damaged (not a JSON object); remove {folder} and build the tag again")
+    return manifest
 
 
 def existing_tag_path(tag: str, data_dir: Path | None = None) -> Path:

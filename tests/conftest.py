@@ -47,3 +47,18 @@ def synthetic_tag(tmp_path_factory) -> tuple[Path, str]:
                            env={"DEEPCART_LOAD_PLUGINS": ""})
     assert result.exit_code == 0, result.output
     return root / "data", "small"
+
+
+@pytest.fixture(scope="session")
+def naive_model(synthetic_tag, tmp_path_factory) -> Path:
+    """A ``naive`` model folder trained on :func:`synthetic_tag`."""
+    from click.testing import CliRunner
+
+    from deepcart.cli import cli
+
+    data_dir, tag = synthetic_tag
+    model = tmp_path_factory.mktemp("naive") / "naive"
+    trained = CliRunner().invoke(cli, ["train", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender",
+                                       "naive", "--out", str(model), "-q"], env={"DEEPCART_LOAD_PLUGINS": ""})
+    assert trained.exit_code == 0, trained.output
+    return model

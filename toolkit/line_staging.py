@@ -218,10 +218,12 @@ def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str
     failing check names the line's problem.
     """
     return f"""
-        WHEN coalesce(trim({user}), '') = '' THEN 'missing user_id'
-        WHEN coalesce(trim({item}), '') = '' THEN 'missing parent_asin'
+        WHEN {blank_sql(user)} THEN 'missing user_id'
+        WHEN {blank_sql(item)} THEN 'missing parent_asin'
         WHEN left(trim({user}), 1) IN ('[', '{{') THEN 'user_id is a list or an object, not an id'
         WHEN left(trim({item}), 1) IN ('[', '{{') THEN 'parent_asin is a list or an object, not an id'
+        WHEN {has_control_sql(user)} THEN 'user_id contains a control character (a tab, a NUL, an escape...)'
+        WHEN {has_control_sql(item)} THEN 'parent_asin contains a control character (a tab, a NUL, an escape...)'
         WHEN coalesce(trim({rating}), '') = '' THEN 'missing rating'
         WHEN {rating_num} IS NULL THEN 'rating ' || {quoted_sql(rating)} || ' is not a number'
         WHEN NOT ({rating_num} BETWEEN 1 AND 5)
@@ -241,7 +243,20 @@ def values_ok_sql(user: str, item: str, rating_num: str, ts_num: str) -> str:
     """
     return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND ascii({user}) NOT IN (91, 123) "
             f"AND ascii({item}) NOT IN (91, 123) AND {rating_num} BETWEEN 1 AND 5 "
-            f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}")
+            f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS} "
+            f"AND NOT {has_control_sql(f'({user} || {item})')}")
+
+
+def blank_sql(expr: str) -> str:
+    """SQL: ``expr`` is NULL, empty or only whitespace (tabs and line breaks included: DuckDB's
+    ``trim`` removes spaces only)."""
+    return f"coalesce(trim({expr}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)), '') = ''"
+
+
+def has_control_sql(expr: str) -> str:
+    """SQL: ``expr`` holds a control character. An id with a NUL, a line break or a terminal escape
+    in it is no id (it would break every line-based output and could drive a terminal)."""
+    return f"regexp_matches({expr}, '[\\x00-\\x1f\\x7f]')"
 
 
 def keys_sql() -> str:

@@ -8,6 +8,7 @@ Use the fixtures by adding ``pytest_plugins = ["deepcart.toolkit.testing"]`` to 
 * ``toy_ratings``: a small :class:`deepcart.ratings.Ratings` with planted user/item structure.
 
 :func:`hold_out` and :func:`heldout_rmse` measure a recommender on ratings it did not see.
+:func:`running_server` runs ``deepcart serve`` in a child process for browser and HTTP tests.
 
 Subclass the contract classes to check a component against its contract; set the class attribute
 naming the component (and ``options`` for its config)::
@@ -23,6 +24,13 @@ Every test there is a promise the kernel and the frontends rely on.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -272,3 +280,44 @@ class MetricContract:
         assert covered.size > 0
         lo, hi = covered.min(), covered.max()
         assert lo - 1e-9 <= result.value <= hi + 1e-9
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(args: list[str], *, log: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 120) -> Iterator[tuple[int, subprocess.Popen]]:
+    """``deepcart serve ARGS --port P`` in a child process, once it listens: yields ``(P, process)``;
+    terminated on exit. Its output goes to ``log`` (else nowhere); ``env`` is its whole environment
+    (default: this one, built-in plugins only)."""
+    port = free_port()
+    out = open(log, "w") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "deepcart.cli", "serve", *args, "--port", str(port)],
+                            stdout=out, stderr=subprocess.STDOUT,
+                            env=env if env is not None else {**os.environ, "DEEPCART_LOAD_PLUGINS": ""})
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    told = log.read_text()[-3000:] if log is not None else ""
+                    raise RuntimeError(f"deepcart serve did not start listening: {told}") from None
+                time.sleep(0.25)
+        yield port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log is not None:
+            out.close()

@@ -115,24 +115,36 @@ def known_ratings(model, history: list[tuple[str, float]]) -> tuple[list[tuple[s
 
 
 def read_ratings_file(path: Path) -> list[tuple[str, float]]:
-    """(parent_asin, rating) pairs from a JSONL file in the Amazon 2023 review format."""
+    """(parent_asin, rating) pairs from a JSONL file in the Amazon 2023 review format.
+
+    The same rules as the loader for the fields it reads: a text id without control characters, a
+    rating that is a number in [1, 5] (``true`` is no rating); the first bad line is named.
+    """
     from deepcart.errors import BadInputError
+    from deepcart.toolkit import json_text
 
     pairs = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInputError(str(path), number, f"not valid UTF-8 text (byte {exc.start + 1})") from None
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(str(path), number, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not record.get("parent_asin"):
-                raise BadInputError(str(path), number, "missing parent_asin")
+                record = json_text.loads(line)
+            except ValueError as exc:
+                raise BadInputError(str(path), number, f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
+            asin = record.get("parent_asin") if isinstance(record, dict) else None
+            if not isinstance(asin, str) or not asin.strip():
+                raise BadInputError(str(path), number, "missing parent_asin (a text id)")
+            if any(ord(c) < 32 or ord(c) == 127 for c in asin):
+                raise BadInputError(str(path), number, "parent_asin contains a control character")
             rating = record.get("rating")
-            if not isinstance(rating, (int, float)) or not 1 <= rating <= 5:
-                raise BadInputError(str(path), number, f"rating {rating!r} is outside [1, 5]")
-            pairs.append((str(record["parent_asin"]), float(rating)))
+            if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not 1 <= rating <= 5:
+                raise BadInputError(str(path), number, f"rating {rating!r} is not a number in [1, 5]")
+            pairs.append((asin, float(rating)))
     return pairs
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.toolkit import line_staging
+from deepcart.toolkit import json_text, line_staging
 from deepcart.toolkit.loader_base import (
     INTERACTIONS_DDL,
     ITEMS_DDL,
@@ -86,7 +86,7 @@ class Amazon2023Loader(StagedLoader):
         if not lines:
             return False
         try:
-            record = json.loads(lines[0][1])
+            record = json_text.loads(lines[0][1])
         except ValueError:
             return False
         return isinstance(record, dict) and "user_id" in record and "parent_asin" in record
@@ -266,11 +266,20 @@ class Amazon2023Loader(StagedLoader):
             WHEN NOT json_valid(line) THEN 'not valid JSON'
             WHEN j IS NULL OR NOT starts_with(ltrim(line), '{{') THEN 'not a JSON object'
             {line_staging.duplicate_key_check_sql(META_KEYS)}
-            WHEN coalesce(trim(j.parent_asin), '') = '' THEN 'missing parent_asin'
+            WHEN {line_staging.blank_sql('j.parent_asin')} THEN 'missing parent_asin'
+            WHEN left(trim(j.parent_asin), 1) IN ('[', '{{') THEN 'parent_asin is a list or an object, not an id'
+            WHEN {line_staging.has_control_sql('j.parent_asin')}
+                THEN 'parent_asin contains a control character (a tab, a NUL, an escape...)'
         END"""
+        id_ok = (f"ascii(j.parent_asin) > 32 AND ascii(j.parent_asin) NOT IN (91, 123) "
+                 f"AND NOT {line_staging.has_control_sql('j.parent_asin')}")
+        # The mean stars and the count are shown, never computed with: one that cannot be what it
+        # says (1e400, 7 stars, -3 ratings) is no value (NULL), like an unread price.
+        stars = "TRY_CAST(j.average_rating AS DOUBLE)"
+        count = "TRY_CAST(j.rating_number AS DOUBLE)"
         values = f"""j.parent_asin, {title}, j.main_category, j.store, {price},
-            TRY_CAST(j.average_rating AS DOUBLE),
-            TRY_CAST(TRY_CAST(j.rating_number AS DOUBLE) AS INTEGER),
+            CASE WHEN {stars} BETWEEN 0 AND 5 THEN {stars} END,
+            CASE WHEN {count} BETWEEN 0 AND 2147483647 THEN CAST({count} AS INTEGER) END,
             {_string_list('j.categories')}, {_string_list('j.features')}, {details}, {unread}"""
         return line_staging.StageSpec(
             table=_META_STAGE,
@@ -279,9 +288,8 @@ class Amazon2023Loader(StagedLoader):
             "features VARCHAR[], details VARCHAR, unread_price VARCHAR",
             **_json_parse(META_KEYS),
             derive=line_staging.keys_sql(),
-            ok=f"j IS NOT NULL AND prefix(line, '{{') AND ascii(j.parent_asin) > 32 "
-            f"AND {line_staging.unique_keys_sql()}",
-            fast_ok="ascii(j.parent_asin) > 32",
+            ok=f"j IS NOT NULL AND prefix(line, '{{') AND {id_ok} AND {line_staging.unique_keys_sql()}",
+            fast_ok=id_ok,
             problem=problem,
             values=values,
             check_head=_head_check("meta"),
@@ -320,7 +328,7 @@ def _head_check(kind: Literal["reviews", "meta"]):
         for _, raw in lines:
             if line_staging.describe_non_text(raw) is None:
                 try:
-                    record = json.loads(raw)
+                    record = json_text.loads(raw)
                 except ValueError:
                     continue
                 if isinstance(record, dict):

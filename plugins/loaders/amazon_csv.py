@@ -99,7 +99,13 @@ def _spec() -> line_staging.StageSpec:
     field = "trim(trim(f[{}]), '\"')"
     user, item, rating, ts = (field.format(i) for i in range(1, 5))
     fast = line_staging.values_ok_sql("user_id", "parent_asin", "rating_num", "ts_num")
+    # The files quote no field; a field quoted on one side only ("U1) means the row was cut or
+    # joined somewhere, so which value it holds is a guess: a bad record, not the text without it.
+    unbalanced = " OR ".join(f"(prefix(trim(f[{i}]), '\"') <> suffix(trim(f[{i}]), '\"') "
+                             f"OR trim(f[{i}]) = '\"')" for i in range(1, 5))
     problem = f"""CASE
+        WHEN len(f) BETWEEN 4 AND 5 AND ({unbalanced})
+            THEN 'a field is quoted on one side only (a row cut or joined?)'
         WHEN len(f) < 4 THEN 'missing field: expected user_id,parent_asin,rating,timestamp, found '
             || len(f) || ' field' || CASE WHEN len(f) = 1 THEN '' ELSE 's' END
         WHEN len(f) > 5 THEN 'too many fields: expected 4 or 5, found ' || len(f)
@@ -113,7 +119,7 @@ def _spec() -> line_staging.StageSpec:
         parse="string_split(line, ',') AS f",
         derive=f"{user} AS user_id, {item} AS parent_asin, "
         f"{line_staging.decimal_sql(rating)} AS rating_num, {line_staging.decimal_sql(ts)} AS ts_num",
-        ok=f"len(f) BETWEEN 4 AND 5 AND {fast}",
+        ok=f"len(f) BETWEEN 4 AND 5 AND NOT ({unbalanced}) AND {fast}",
         problem=problem,
         values=values,
         ignore=f"line_no = 1 AND lower(ltrim({user}, chr(65279))) = 'user_id'",

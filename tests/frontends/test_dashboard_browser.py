@@ -17,9 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -155,45 +152,18 @@ def toy_model(toy_site, synthetic_tag, tmp_path_factory) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(toy_site, toy_model, synthetic_tag, tmp_path):
     """``deepcart serve`` on a free port; yields its URL, stops it afterwards."""
+    from deepcart.toolkit.testing import running_server
+
     data_dir, tag = synthetic_tag
-    port = free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(toy_site), "DEEPCART_LOAD_PLUGINS": "toysvd"}
     env.pop("DEEPCART_STRICT_PLUGINS", None)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "deepcart.cli", "serve", "--data-dir", str(data_dir), "--data-tag", tag,
-             "--model", str(toy_model), "--port", str(port), "--no-show"],
-            stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"deepcart serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"deepcart serve did not listen on port {port}:\n{log.read_text()[-3000:]}")
-                time.sleep(0.25)
+    with running_server(["--data-dir", str(data_dir), "--data-tag", tag, "--model", str(toy_model), "--no-show"],
+                        log=log, env=env, timeout=90) as (port, _):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     # A browser closing its websocket mid-message makes tornado log a traceback at shutdown:
     # harmless, and racy. Any other traceback in the server log is a failure.
     text = log.read_text()

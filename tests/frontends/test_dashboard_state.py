@@ -500,7 +500,7 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     """`deepcart serve` wiring, with the server itself replaced: what would it serve?"""
     from click.testing import CliRunner
 
-    import deepcart.plugins.frontends.panel.view as view_module
+    import deepcart.plugins.frontends.panel.server as server_module
     from deepcart.cli import cli
 
     served = []
@@ -509,7 +509,7 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
         served.append((data, kw))
         kw["on_listening"]()  # the address is printed once the server listens, by this callback
 
-    monkeypatch.setattr(view_module, "serve", fake_serve)
+    monkeypatch.setattr(server_module, "serve", fake_serve)
     monkeypatch.setenv("DEEPCART_LOAD_PLUGINS", "")
     data_dir, tag = synthetic_tag
     result = CliRunner().invoke(cli, ["serve", "--data-dir", str(data_dir), "--model", str(naive_model),
@@ -517,8 +517,8 @@ def test_serve_command_loads_once_and_reports_problems(synthetic_tag, naive_mode
     assert result.exit_code == 0, result.output
     data, options = served[-1]
     assert data.data_tag == tag and data.usable  # the tag comes from the model's manifest
-    assert {k: v for k, v in options.items() if k not in ("on_listening", "allow_hosts")} == {"port": 5099, "address": "127.0.0.1",
-                                                                         "show": False}
+    assert {k: v for k, v in options.items() if k not in ("on_listening", "allow_hosts")} == {
+        "port": 5099, "address": "127.0.0.1", "show": False, "max_sessions": 20, "idle_minutes": 60.0}
     assert "http://127.0.0.1:5099/" in result.output
 
     # What the person named must load, or nothing is served.

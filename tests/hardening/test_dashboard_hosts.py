@@ -6,49 +6,22 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
 pytest.importorskip("panel")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from deepcart.toolkit.testing import running_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def server(synthetic_tag, tmp_path_factory):
+def server(synthetic_tag, naive_model, tmp_path_factory):
     """``deepcart serve`` with a naive model, allowing one extra name; yields its port."""
-    from click.testing import CliRunner
-
-    from deepcart.cli import cli
-
-    data_dir, tag = synthetic_tag
-    model = tmp_path_factory.mktemp("m") / "naive"
-    trained = CliRunner().invoke(cli, ["train", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender",
-                                       "naive", "--out", str(model), "-q"], env={"DEEPCART_LOAD_PLUGINS": ""})
-    assert trained.exit_code == 0, trained.output
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "deepcart.cli", "serve", "--data-dir", str(data_dir), "--model",
-                             str(model), "--port", str(port), "--allow-host", "dashboard.lan"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "DEEPCART_LOAD_PLUGINS": ""})
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
-            time.sleep(0.25)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    data_dir, _ = synthetic_tag
+    model = naive_model
+    with running_server(["--data-dir", str(data_dir), "--model", str(model), "--allow-host", "dashboard.lan"],
+                        log=tmp_path_factory.mktemp("log") / "server.log") as (port, _):
+        yield port
 
 
 def request(port: int, host: str, path: str = "/", origin: str | None = None, websocket: bool = False) -> str:

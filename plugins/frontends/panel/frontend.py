@@ -21,6 +21,8 @@ class PanelConfig(pydantic.BaseModel):
     port: int = pydantic.Field(5006, ge=1, le=65535, description="TCP port to listen on")
     address: str = pydantic.Field("127.0.0.1", description="address to listen on")
     show: bool = pydantic.Field(False, description="open the page in a web browser")
+    max_sessions: int = pydantic.Field(20, ge=1, description="browser sessions served at once")
+    idle_minutes: float = pydantic.Field(60.0, gt=0, description="close a page idle this long")
 
 
 class PanelFrontend:
@@ -53,8 +55,16 @@ class PanelFrontend:
         @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
                       help="Also answer requests for this host name (the loopback names and --address are "
                            "allowed; any other Host or Origin gets 403). Repeatable.")
+        @click.option("--max-sessions", type=click.IntRange(min=1), default=config.max_sessions,
+                      show_default=True,
+                      help="Browser sessions served at once; one more gets a 'busy, try again' page.")
+        @click.option("--idle-minutes", type=click.FloatRange(min=0, min_open=True), default=config.idle_minutes,
+                      show_default=True,
+                      help="Close a page left without a click this long (it says so; its ratings go "
+                           "unless downloaded), to free its place and memory.")
         @click.pass_obj
-        def serve_panel(plugins, data_tag, data_dir, models, port, address, show, any_build, allow_hosts) -> None:
+        def serve_panel(plugins, data_tag, data_dir, models, port, address, show, any_build, allow_hosts,
+                        max_sessions, idle_minutes) -> None:
             """Serve the dashboard: find products, rate them, watch your worst picks move.
 
             Each browser session gets its own ratings, kept in memory and downloadable as JSONL
@@ -62,14 +72,19 @@ class PanelFrontend:
             into the dataset. The page loads nothing from the internet.
             """
             run_server(plugins.registry, data_tag=data_tag, data_dir=data_dir, models=list(models),
-                       port=port, address=address, show=show, any_build=any_build, allow_hosts=allow_hosts)
+                       port=port, address=address, show=show, any_build=any_build, allow_hosts=allow_hosts,
+                       max_sessions=max_sessions, idle_minutes=idle_minutes)
 
         return serve_panel
 
 
 def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int,
-               address: str, show: bool, any_build: bool = False, allow_hosts: tuple[str, ...] = ()) -> None:
+               address: str, show: bool, any_build: bool = False, allow_hosts: tuple[str, ...] = (),
+               max_sessions: int = 20, idle_minutes: float = 60.0) -> None:
     """Load the data and the models once (through ``registry``), then serve until interrupted."""
+    from deepcart.plugins.frontends.panel.allocator import restart_with_system_malloc
+
+    restart_with_system_malloc()  # returns only where no restart is needed (see its module)
     from deepcart.errors import DeepcartError
     from deepcart.pipeline.model_store import read_model_manifest
     from deepcart.plugins.frontends.panel.data import load_dashboard_data
@@ -100,7 +115,7 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
     for problem in data.problems:
         echo(f"deepcart: warning: {problem}")
 
-    from deepcart.plugins.frontends.panel.view import serve
+    from deepcart.plugins.frontends.panel.server import serve
 
     host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
 
@@ -108,7 +123,8 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
         click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)
 
     try:
-        serve(data, port=port, address=address, show=show, on_listening=listening, allow_hosts=allow_hosts)
+        serve(data, port=port, address=address, show=show, on_listening=listening, allow_hosts=allow_hosts,
+              max_sessions=max_sessions, idle_minutes=idle_minutes)
     except OSError as exc:  # most often: the port is taken
         raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
                                    "choose another --port") from None

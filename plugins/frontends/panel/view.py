@@ -1,7 +1,7 @@
 """The Panel page of the dashboard: widgets and HTML over a :class:`DashboardSession`.
 
-:func:`serve` starts one Panel server for a :class:`DashboardData` loaded once per process;
-:func:`make_app` builds a fresh page, with its own session, for each browser session, so two people
+:mod:`~deepcart.plugins.frontends.panel.server` serves it for a :class:`DashboardData` loaded once
+per process; :func:`make_app` builds a fresh page, with its own session, for each browser session, so two people
 never see each other's ratings. Everything the page shows comes from the session's methods; this
 module only lays it out and turns widget events into method calls.
 
@@ -234,6 +234,7 @@ class DashboardView:
 
         self._pd = pd
         self.session = session
+        self.last_active = time.monotonic()
         data = session.data
         self.version = 0
         self.selected: str | None = None
@@ -329,6 +330,7 @@ class DashboardView:
                 self.notify(Notice("danger", f"Something went wrong: {type(exc).__name__}: {exc}"))
 
         def run(*args) -> None:
+            self.last_active = time.monotonic()  # what the server's idle check reads
             doc = pn.state.curdoc
             if doc is not None and doc.session_context is not None:
                 doc.add_next_tick_callback(lambda: guarded(*args))
@@ -536,86 +538,18 @@ def template(title: str = "deepcart"):
         meta_description="deepcart: the worst (and best) products for you, from Amazon reviews")
 
 
-def make_app(data: DashboardData):
-    """A fresh page (and session) for one browser session."""
+def make_app(data: DashboardData, on_view=None):
+    """A fresh page (and session) for one browser session; ``on_view(view)`` sees its view."""
     page = template(f"deepcart · {data.data_tag}")
     if not data.usable:
         page.main.append(pn.pane.HTML(render_problems(data), stylesheets=[CSS], sizing_mode="stretch_width",
                                       max_width=900))
         return page
     view = DashboardView(DashboardSession(data))
+    if on_view is not None:
+        on_view(view)
     if data.problems:
         view.notify(Notice("warning", " ".join(data.problems)))
     page.sidebar.extend(view.sidebar())
     page.main.extend(view.main())
     return page
-
-
-def serve(data: DashboardData, *, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
-          on_listening=None, allow_hosts: Sequence[str] = ()) -> None:
-    """Serve the dashboard until interrupted, answering only to allowed host names.
-
-    The server binds its port first (a taken port raises ``OSError`` here), then ``on_listening()``
-    runs (the command prints the page's address only then), then requests are served. Allowed:
-    the loopback names, ``address`` and ``allow_hosts`` (:func:`allowed_hosts`); a request for any
-    other ``Host``, or from a page of any other ``Origin``, gets 403 before any app code runs (DNS
-    rebinding: a page on evil.example made to resolve to 127.0.0.1 reaches nothing).
-    """
-    allowed = allowed_hosts(address, allow_hosts)
-    server = pn.serve({"/": lambda: make_app(data)}, port=port, address=address, show=show, title="deepcart",
-                      # Bokeh's own origin list takes no IPv6 literals; guard_hosts checks every Origin anyway
-                      websocket_origin=[f"{host}:{port}" for host in sorted(allowed) if ":" not in host],
-                      verbose=False, warm=True,
-                      start=False)
-    guard_hosts(server._tornado, allowed)
-    if on_listening is not None:
-        on_listening()
-    server.start()
-    try:
-        server.io_loop.start()
-    except RuntimeError:  # the loop was stopped by Ctrl-C (Panel's own SIGINT handler)
-        pass
-
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-def allowed_hosts(address: str, extra: Sequence[str] = ()) -> set[str]:
-    """Host names the server answers to: loopback, the listening address (unless a wildcard) and ``extra``."""
-    names = {*LOOPBACK_NAMES, *(h.strip().lower() for h in extra if h.strip())}
-    if address not in ("", "0.0.0.0", "::"):
-        names.add(address.lower())
-    return names
-
-
-def host_name(netloc: str) -> str:
-    """``evil.example:5006`` -> ``evil.example``; ``[::1]:5006`` -> ``::1``."""
-    netloc = netloc.strip().lower()
-    if netloc.startswith("["):
-        return netloc[1:netloc.find("]")] if "]" in netloc else netloc
-    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
-
-
-def guard_hosts(app, allowed: set[str]) -> None:
-    """Make the tornado ``app`` answer 403 to a ``Host`` or an ``Origin`` outside ``allowed``, before
-    routing to any handler (page, websocket, static files)."""
-    from urllib.parse import urlparse
-
-    from tornado.web import RequestHandler
-
-    class Forbidden(RequestHandler):
-        def prepare(self) -> None:
-            self.set_status(403)
-            self.finish("403: deepcart answers only to " + ", ".join(sorted(allowed))
-                        + " (serve with --allow-host NAME to add one)\n")
-
-    find = app.find_handler
-
-    def guarded(request, **kwargs):
-        origin = request.headers.get("Origin")
-        bad_origin = origin is not None and origin != "null" and host_name(urlparse(origin).netloc) not in allowed
-        if host_name(request.host or "") not in allowed or bad_origin:
-            return app.get_handler_delegate(request, Forbidden)
-        return find(request, **kwargs)
-
-    app.find_handler = guarded

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import pydantic
 
+from deepcart.toolkit import json_text
 from deepcart.toolkit.engagement import EngagementOptions
 
 
@@ -20,7 +20,7 @@ def int_list(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return json.loads(text)
+            return json_text.loads(text)
         return [part.strip() for part in text.split(",") if part.strip()]
     return value
 

@@ -76,12 +76,13 @@ def stale_default_tag(data_dir: Path) -> bool:
     return isinstance(note, dict) and note.get("world_version") != WORLD_VERSION
 
 
-def generate_with_progress(generate, out: Path, reviews: int, seed: int, progress: bool, force: bool):
+def generate_with_progress(generate, out: Path, reviews: int, seed: int, progress: bool, force: bool,
+                           shards: int = 1):
     from tqdm import tqdm
 
     with tqdm(total=reviews, unit=" reviews", unit_scale=True, desc="synth", disable=not progress,
               file=sys.stderr) as bar:
-        return generate(out, n_reviews=reviews, seed=seed, progress=bar.update, force=force)
+        return generate(out, n_reviews=reviews, seed=seed, progress=bar.update, force=force, shards=shards)
 
 
 def tag_or_default(registry, data_tag: str | None, data_dir: Path, *, echo, progress: bool) -> tuple[str, Path]:

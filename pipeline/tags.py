@@ -14,7 +14,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,8 @@ def tag_lock(target: Path) -> Iterator[None]:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
-        os.unlink(path)  # while still holding it, so no one locks a file that is going away
+        with suppress(FileNotFoundError):  # the data folder was removed meanwhile
+            os.unlink(path)  # while still holding it, so no one locks a file that is going away
         os.close(fd)
 
 
@@ -251,11 +252,20 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
         return
 
+    terminated = []
+
     def on_term(signum, frame):
+        terminated.append(signum)
         raise KeyboardInterrupt("terminated (SIGTERM)")
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
+    except Exception as exc:
+        # Raised inside a DuckDB query, the KeyboardInterrupt comes out as another error
+        # ("RuntimeError: Query interrupted"): it is still the SIGTERM, and ends like one.
+        if terminated:
+            raise KeyboardInterrupt("terminated (SIGTERM)") from exc
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)

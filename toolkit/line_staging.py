@@ -456,6 +456,8 @@ class LineStager:
         self._rejects_dropped = 0
         self._parquet: dict[str, dict[int, Path]] = {}  # table -> file_no -> staged file
         self._stage_dirs: dict[str, Path] = {}
+        self._ddl: dict[str, str] = {}  # table -> its column list, for helpers' schema tables
+        self._own: set[int] | None = None  # a helper's own file numbers (None: not a helper)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -469,9 +471,38 @@ class LineStager:
             return
         # An empty table holds the column types; the view shows it until files are staged.
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {spec.table}__schema {ddl}")
-        self._stage_dirs[spec.table] = Path(tempfile.mkdtemp(prefix="deepcart-stage-", dir=folder))
+        self._stage_dirs[spec.table] = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=folder))
         self._parquet[spec.table] = {}
+        self._ddl[spec.table] = ddl
         self._refresh_view(spec.table)
+
+    def stages_to_files(self, spec: StageSpec) -> bool:
+        """Whether ``spec`` (after :meth:`create`) stages each file to a Parquet file of its own, so
+        that :meth:`helper` stagers on other connections can stage files at the same time."""
+        return spec.table in self._parquet
+
+    def helper(self, con: duckdb.DuckDBPyConnection, spec: StageSpec) -> LineStager:
+        """A stager on ``con`` (another connection, for another thread) that stages files of ``spec``
+        into this stager's folder with its own report; :meth:`refresh` shows them here afterwards."""
+        other = LineStager(con, self.on_bad, IngestReport())
+        other.limit, other._own = self.limit, set()
+        other._parquet, other._stage_dirs = self._parquet, self._stage_dirs  # distinct file_no keys
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {spec.table}__schema {self._ddl[spec.table]}")
+        other._refresh_view(spec.table)
+        return other
+
+    def absorb(self, helper: LineStager) -> None:
+        """Add what a :meth:`helper` reported (its rejects, in its file's order, and notes) to this
+        stager's report, within the same cap on listed rejects."""
+        room = max(0, MAX_REJECTS_KEPT - len(self.report.rejected))
+        self.report.rejected += helper.report.rejected[:room]
+        self._rejects_dropped += max(0, len(helper.report.rejected) - room) + helper._rejects_dropped
+        helper._rejects_dropped = 0
+        self.report.notes += helper.report.notes
+
+    def refresh(self, table: str) -> None:
+        """Show every file staged so far (by helpers too) in the staging view of ``table``."""
+        self._refresh_view(table)
 
     def staged_files(self, table: str) -> list[Path] | None:
         """The Parquet files behind a ``to_parquet`` staging view, in file order; None for a table."""
@@ -765,11 +796,15 @@ class LineStager:
             f"TO {sql_str(str(target))} ({STAGE_PARQUET})"
         ).fetchone()[0]
         self._parquet[spec.table][file_no] = target
+        if self._own is not None:
+            self._own.add(file_no)
         self._refresh_view(spec.table)
         return int(count)
 
     def _refresh_view(self, table: str) -> None:
         files = self.staged_files(table)
+        if self._own is not None:  # a helper sees its own files only: the others may be half-written
+            files = [f for n, f in sorted(self._parquet[table].items()) if n in self._own]
         source = (f"read_parquet([{', '.join(sql_str(str(f)) for f in files)}])" if files
                   else f"{table}__schema")
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
@@ -875,6 +910,17 @@ def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
     ).fetchall()
     for (kind,) in kinds:
         con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
+STAGE_PREFIX = "deepcart-stage-"
+
+
+def remove_staged_files(temp_directory: Path) -> None:
+    """Remove the staged Parquet files of every stager that used ``temp_directory``, once nothing
+    reads them any more (the build, when the kept texts are joined: they take about as much disk
+    as the gzip input)."""
+    for folder in Path(temp_directory).glob(STAGE_PREFIX + "*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -10,6 +10,7 @@ import gzip
 import os
 import tempfile
 import zipfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -47,6 +48,7 @@ class SynthFiles:
     n_reviews: int  # lines written to the review file (including the planted duplicates)
     n_users: int
     n_items: int  # items in the meta file
+    shards: tuple[Path, ...] = ()  # every review file, in order (``reviews`` is the first)
 
 
 def _npy_member(zf: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple,
@@ -84,9 +86,17 @@ def _file_chunks(path: Path, size: int = 1 << 22) -> Iterable[bytes]:
 # Public entry point
 
 
+def shard_name(k: int, shards: int) -> str:
+    """The review file name of shard ``k`` (from 0) of ``shards`` (the plain name when one)."""
+    if shards == 1:
+        return REVIEWS_NAME
+    stem = REVIEWS_NAME.removesuffix(".jsonl.gz")
+    return f"{stem}-{k + 1:05d}-of-{shards:05d}.jsonl.gz"
+
+
 def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | None = None,
              n_items: int | None = None, progress: Callable[[int], None] | None = None,
-             force: bool = False) -> SynthFiles:
+             force: bool = False, shards: int = 1) -> SynthFiles:
     """Write a synthetic Amazon-Reviews-2023-style Electronics data set under ``out_dir``.
 
     ``n_reviews`` lines (planted duplicates included) go to the review file; ``n_users`` defaults
@@ -94,6 +104,10 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
     ``max(50, round(n_reviews / 27))``, the Electronics ratios. ``progress`` is called with the
     number of review lines written since its last call. Each file is written under a temporary
     name and renamed at the end; existing files raise ``FileExistsError`` unless ``force``.
+
+    ``shards`` > 1 writes the reviews as that many files, ``Synthetic_Electronics-00001-of-00008
+    .jsonl.gz`` and so on, each a run of whole users: read in order, they hold exactly the lines of
+    the one file (the same seed writes the same lines), so a build of either gives the same data.
     """
     out_dir = Path(out_dir)
     n_reviews = int(n_reviews)
@@ -110,9 +124,15 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
     if n_items < 1:
         raise ValueError("n_items must be >= 1")
 
-    files = SynthFiles(out_dir / REVIEWS_NAME, out_dir / META_NAME, out_dir / TRUTH_NAME,
-                       n_reviews, n_users, n_items)
-    finals = (files.reviews, files.meta, files.truth)
+    n_chunks = -(-n_users // USERS_PER_CHUNK)
+    if not 1 <= int(shards) <= n_chunks:
+        raise ValueError(f"shards must be between 1 and {n_chunks} for {n_users:,} users "
+                         f"(a shard holds whole runs of {USERS_PER_CHUNK:,} users)")
+    shards = int(shards)
+    review_files = tuple(out_dir / shard_name(k, shards) for k in range(shards))
+    files = SynthFiles(review_files[0], out_dir / META_NAME, out_dir / TRUTH_NAME,
+                       n_reviews, n_users, n_items, review_files)
+    finals = (*review_files, files.meta, files.truth)
     if not force:
         for p in finals:
             if p.exists():
@@ -130,18 +150,22 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
         return Path(p)
 
     try:
-        t_rev, t_meta, t_truth = tmp(REVIEWS_NAME), tmp(META_NAME), tmp(TRUTH_NAME)
+        t_revs = [tmp(path.name) for path in review_files]
+        t_meta, t_truth = tmp(META_NAME), tmp(TRUTH_NAME)
         t_uid, t_ubias, t_ufac = tmp("user_ids"), tmp("user_bias"), tmp("user_factors")
         t_ufav = tmp("user_favourite_topics")
         n_lines = np.zeros(w.n_cat, np.int64)
         star_sum = np.zeros(w.n_cat, np.int64)
         first_ts = np.full(w.n_cat, np.iinfo(np.int64).max, np.int64)
 
-        with open(t_rev, "wb") as raw, gzip.GzipFile(
-                filename=REVIEWS_NAME, mode="wb", fileobj=raw, compresslevel=COMPRESSLEVEL,
-                mtime=0) as gz, open(t_uid, "wb") as fu, open(t_ubias, "wb") as fb, \
+        with ExitStack() as stack, open(t_uid, "wb") as fu, open(t_ubias, "wb") as fb, \
                 open(t_ufac, "wb") as ff, open(t_ufav, "wb") as fv:
+            writers = [stack.enter_context(gzip.GzipFile(
+                filename=final.name.removesuffix(".gz"), mode="wb",
+                fileobj=stack.enter_context(open(t, "wb")), compresslevel=COMPRESSLEVEL, mtime=0))
+                for t, final in zip(t_revs, review_files)]
             for ci, u0 in enumerate(range(0, n_users, USERS_PER_CHUNK)):
+                gz = writers[ci * shards // n_chunks]  # shard k: a contiguous run of chunks
                 counts = w.counts[u0:u0 + USERS_PER_CHUNK]
                 rng = random_stream(seed, S_CHUNK, ci)
                 c = w.sample_chunk(rng, counts)
@@ -195,7 +219,7 @@ def generate(out_dir: Path, n_reviews: int, seed: int = 0, *, n_users: int | Non
             _npy_member(zf, "user_favourite_topics", np.dtype("<i2"), (n_users, 3),
                         _file_chunks(t_ufav), False)
 
-        for t, final in ((t_rev, files.reviews), (t_meta, files.meta), (t_truth, files.truth)):
+        for t, final in (*zip(t_revs, review_files), (t_meta, files.meta), (t_truth, files.truth)):
             os.chmod(t, 0o644)
             os.replace(t, final)
     finally:

@@ -167,9 +167,12 @@ def already_built(spec) -> bool:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write Synthetic_Electronics.jsonl.gz and its meta file into.")
+@click.option("--shards", type=click.IntRange(min=1, max=999), default=1, show_default=True,
+              help="Write the reviews as this many files (each a run of whole users; together the same "
+                   "lines as one file), to build from in parallel: --reviews-file 'DIR/*.jsonl.gz'.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def synth_command(n_reviews: int, seed: int, out: Path, force: bool, quiet: bool) -> None:
+def synth_command(n_reviews: int, seed: int, out: Path, shards: int, force: bool, quiet: bool) -> None:
     """Write realistic synthetic reviews + item meta in the exact Amazon 2023 JSONL.gz format.
 
     Power-law popularity and activity, a J-shaped rating distribution, planted user/item factors
@@ -181,11 +184,16 @@ def synth_command(n_reviews: int, seed: int, out: Path, force: bool, quiet: bool
 
     out.mkdir(parents=True, exist_ok=True)
     try:
-        files = generate_with_progress(generate, out, n_reviews, seed, not quiet and sys.stderr.isatty(), force)
+        files = generate_with_progress(generate, out, n_reviews, seed, not quiet and sys.stderr.isatty(), force,
+                                       shards=shards)
     except FileExistsError as exc:
         raise click.ClickException(f"{exc}; use --force to overwrite") from None
+    except ValueError as exc:  # more shards than runs of users
+        raise click.BadParameter(str(exc), param_hint="--shards") from None
+    where = (f"{files.reviews}" if shards == 1 else
+             f"{shards} files {files.shards[0].name} ... {files.shards[-1].name} in {out}")
     click.echo(f"Wrote {files.n_reviews:,} reviews by {files.n_users:,} users of {files.n_items:,} items "
-               f"to {files.reviews} and {files.meta}.", err=True)
+               f"to {where} and {files.meta}.", err=True)
 
 
 @hookimpl

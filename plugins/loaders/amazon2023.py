@@ -39,6 +39,7 @@ from deepcart.toolkit.loader_base import (
     create_reviews,
     note_duplicates,
 )
+from deepcart.toolkit.parallel_staging import Running, stage_files
 from deepcart.reports import IngestReport
 
 if TYPE_CHECKING:
@@ -99,6 +100,10 @@ class Amazon2023Loader(StagedLoader):
         staged: reading a ``.gz`` file is single-threaded, so the two overlap on a 2-core machine.
         """
         report, meta_report = IngestReport(), IngestReport()
+        # Review files are staged side by side, up to one per DuckDB thread (read before
+        # serial_threads sets it to 1: each staging connection brings its own calling thread).
+        workers = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        running = Running(con)
         meta_con = con.cursor() if items else None
         if meta_con is not None:  # a cursor is a connection of its own: pass the build's settings
             line_staging.set_line_limit(meta_con, line_staging.line_limit(con))
@@ -109,9 +114,9 @@ class Amazon2023Loader(StagedLoader):
                     line_staging.serial_threads(con, serial):
                 if meta_con is not None:
                     meta = pool.submit(self._build_items, meta_con, items, on_bad_records,
-                                       meta_report, con)
+                                       meta_report, running)
                 try:
-                    staged = self._stage_reviews(con, reviews, on_bad_records, report)
+                    staged = self._stage_reviews(con, reviews, on_bad_records, report, workers, running)
                 except BaseException:
                     if meta is not None:
                         meta_con.interrupt()
@@ -154,15 +159,15 @@ class Amazon2023Loader(StagedLoader):
             )
         return report
 
-    def _stage_reviews(self, con, paths: Sequence[Path], on_bad: str, report: IngestReport
-                       ) -> list[Path] | None:
-        """Stage the review files; return the staged Parquet files (None: a TEMP table)."""
+    def _stage_reviews(self, con, paths: Sequence[Path], on_bad: str, report: IngestReport,
+                       workers: int = 1, running: Running | None = None) -> list[Path] | None:
+        """Stage the review files, up to ``workers`` at a time; return the staged Parquet files
+        (None: a TEMP table)."""
         stager = line_staging.LineStager(con, on_bad, report)
         spec = self._review_spec()
         try:
             stager.create(spec)
-            for file_no, path in enumerate(paths):
-                report.lines_read += stager.stage(spec, file_no, Path(path))
+            report.lines_read += stage_files(stager, spec, paths, workers=workers, running=running)
         except BaseException:
             stager.close(spec.table)
             raise
@@ -170,10 +175,11 @@ class Amazon2023Loader(StagedLoader):
         return stager.staged_files(spec.table)
 
     def _build_items(self, con, paths: Sequence[Path], on_bad: str, report: IngestReport,
-                     main_con) -> None:
+                     reviews_running: Running) -> None:
         """Stage the meta files and fill ``items``, on the connection ``con`` (a thread's own).
 
-        A bad meta file interrupts the review staging on ``main_con``, so ``fail`` fails fast.
+        A bad meta file interrupts the review staging (every connection of ``reviews_running``), so
+        ``fail`` fails fast.
         """
         stager = line_staging.LineStager(con, on_bad, report)
         spec = self._meta_spec()
@@ -199,7 +205,7 @@ class Amazon2023Loader(StagedLoader):
             with suppress(Exception):  # the staging table dies with this connection anyway
                 stager.close(spec.table)
             if not _is_interrupt(exc):  # last: no query of ours may follow an interrupt
-                main_con.interrupt()
+                reviews_running.interrupt()
             raise
         stager.close(spec.table)
 

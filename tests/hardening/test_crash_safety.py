@@ -144,3 +144,18 @@ def test_a_second_build_of_the_same_tag_fails_at_once_naming_the_first(tmp_path)
         pytest.skip("the first build finished before the second started")
     assert f"dataset tag 't' is being built by another deepcart (pid {first.pid})" in second.stderr
     assert read_tag(data_dir) == 3000 * 40  # the first build's tag, whole
+
+
+def test_a_sigterm_that_surfaces_as_another_error_still_ends_as_an_interrupt(tmp_path):
+    """Inside a DuckDB query the SIGTERM's KeyboardInterrupt comes out as ``RuntimeError: Query
+    interrupted``; it must still end the command like Ctrl-C (no traceback), not as a crash."""
+    from deepcart.pipeline.tags import atomic_folder
+
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        with atomic_folder(tmp_path / "t", prefix=".build-t-"):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                raise RuntimeError("Query interrupted") from None
+    assert list(tmp_path.iterdir()) == []

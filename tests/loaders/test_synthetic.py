@@ -343,7 +343,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
         assert sha(getattr(a, name)) != sha(getattr(c, name)), name
     assert a == synthetic.SynthFiles(tmp_path / "a" / synthetic.REVIEWS_NAME,
                                      tmp_path / "a" / synthetic.META_NAME,
-                                     tmp_path / "a" / synthetic.TRUTH_NAME, 3000, 1250, 111)
+                                     tmp_path / "a" / synthetic.TRUTH_NAME, 3000, 1250, 111,
+                                     (tmp_path / "a" / synthetic.REVIEWS_NAME,))
 
 
 def test_existing_files_raise_unless_forced(tmp_path):

@@ -271,8 +271,18 @@ def pick(
     return picks
 
 
+#: Control characters, C1 included (``\x9b`` starts a terminal sequence as ``\x1b[`` does).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(text: str | None) -> str:
+    """``text`` without control characters: a title or a review from a data file must not move
+    the cursor, clear the screen or retitle the terminal it is printed to."""
+    return _CONTROL.sub("", text or "")
+
+
 def render_picks(picks: Sequence[Pick], direction: str) -> str:
-    """A readable list of picks for the terminal."""
+    """A readable list of picks for the terminal (texts from the data made :func:`plain`)."""
     if not picks:
         return "No candidates: lower --min-engagement or rate fewer items."
     lines = [f"{'Worst' if direction == 'worst' else 'Best'} picks:"]
@@ -282,11 +292,11 @@ def render_picks(picks: Sequence[Pick], direction: str) -> str:
     for p in picks:
         price = f"${p.price:,.2f}" if p.price is not None else "price n/a"
         likely = f" · likely: top {max(100 - p.likely_percentile, 0.1):.1f}%" if p.likely_percentile is not None else ""
-        lines.append(f"{p.rank:>3}. {p.title or 'no details in the item file'} [{p.parent_asin}]")
+        lines.append(f"{p.rank:>3}. {plain(p.title) or 'no details in the item file'} [{plain(p.parent_asin)}]")
         beyond = f" (model score {p.model_score:.2f})" if p.model_score is not None else ""
-        lines.append(f"     {p.store or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{beyond}{likely} · "
-                     f"mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
+        lines.append(f"     {plain(p.store) or 'unknown store'} · {price} · predicted {p.predicted:.2f}★{beyond}"
+                     f"{likely} · mean {p.mean_rating:.2f}★ of {p.n_ratings:,} ratings")
         if p.review_excerpt:
-            lines.append(f"     {p.review_kind} review, {p.review_rating:.0f}★ \"{p.review_title or ''}\": "
-                         f"{p.review_excerpt}")
+            lines.append(f"     {p.review_kind} review, {p.review_rating:.0f}★ \"{plain(p.review_title)}\": "
+                         f"{plain(p.review_excerpt)}")
     return "\n".join(lines)

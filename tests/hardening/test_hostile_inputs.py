@@ -360,3 +360,15 @@ def test_a_ratings_file_refuses_true_as_a_rating(tmp_path):
     path.write_text('{"parent_asin": "I1", "rating": true}\n')
     with pytest.raises(BadInputError, match="rating True is not a number"):
         read_ratings_file(path)
+
+
+def test_texts_from_the_data_cannot_drive_the_terminal():
+    """A title, a store or a review holding terminal escapes is printed without them."""
+    from deepcart.pipeline.picks import Pick, render_picks
+
+    pick = Pick(rank=1, parent_asin="B0\x1b]0;pwned\x07X", title="Cable\x1b[2J\x1b[H", store="Shop\x9b31m",
+                price=9.99, predicted=1.5, mean_rating=2.0, n_ratings=40, review_rating=1.0,
+                review_title="bad\r\x1b[1A", review_excerpt="broke \x1b[31mfast", review_helpful_votes=3)
+    text = render_picks([pick], "worst")
+    assert not any(ord(c) < 32 and c != "\n" or 127 <= ord(c) <= 159 for c in text), repr(text)
+    assert "Cable" in text and "broke [31mfast" in text

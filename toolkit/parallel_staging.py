@@ -40,10 +40,10 @@ class Running:
         with self._lock:
             self._cons.remove(con)
 
-    def interrupt(self, *, but: duckdb.DuckDBPyConnection | None = None) -> None:
-        """Interrupt the query of every connection (except ``but``)."""
+    def interrupt(self) -> None:
+        """Interrupt the query of every connection."""
         with self._lock:
-            cons = [c for c in self._cons if c is not but]
+            cons = list(self._cons)
         for con in cons:
             with suppress(Exception):
                 con.interrupt()

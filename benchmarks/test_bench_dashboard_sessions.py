@@ -22,16 +22,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from deepcart.plugins.frontends.panel.server import UNUSED_CHECK_SECONDS, UNUSED_SESSION_SECONDS
-from deepcart.toolkit.testing import running_server
+from deepcart.toolkit.testing import CHROMIUM, CHROMIUM_ARGS, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
 N_SESSIONS, N_SESSIONS_SMOKE = 20, 3
 REVIEWS, REVIEWS_SMOKE = 200_000, 20_000
 FREED = UNUSED_SESSION_SECONDS + 2 * UNUSED_CHECK_SECONDS + 3
@@ -94,7 +90,7 @@ async def measure(url: str, pid: int, n: int) -> dict[str, float]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             start_rss = rss_mib(pid)
             await first_picks(browser, url)  # warm-up: the first page imports and caches

@@ -106,9 +106,15 @@ def pick_loader(registry, name: str | None, first_review_file: Path):
     reasons = []
     for component in registry.components("loader"):
         loader = registry.create("loader", component.name)
-        if loader.can_read(first_review_file):
-            return loader
-        why = getattr(loader, "why_not", lambda _path: None)(first_review_file)
+        why_not = getattr(loader, "why_not", None)  # (the loader skeleton's; can_read asks it too)
+        if why_not is None:
+            if loader.can_read(first_review_file):
+                return loader
+            why = None
+        else:
+            why = why_not(first_review_file)
+            if why is None:
+                return loader
         reasons.append(f"{component.name}: {why or 'does not recognise it'}")
     raise BadInputError(
         str(first_review_file), None,

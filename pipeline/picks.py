@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -215,8 +215,8 @@ class CatalogueScorer:
             out[self.rows] = values[0, self.columns]
             return out
 
-        return Scored(on_catalogue(raw.stars), on_catalogue(raw.engagement), raw.stars_weights, raw.exclusive,
-                      on_catalogue(raw.raw))
+        return replace(raw, stars=on_catalogue(raw.stars), engagement=on_catalogue(raw.engagement),
+                                   raw=on_catalogue(raw.raw))
 
 
 def pick(

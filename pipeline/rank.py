@@ -117,6 +117,8 @@ class Scored:
     :ivar stars: ``(people, items)`` or ``(items,)`` predicted stars, NaN where it cannot score.
     :ivar engagement: the same shape, > 0, or None when the model ranks by stars alone.
     :ivar stars_weights: ``{"best": w, "worst": w}``, the mix of :func:`relevance`.
+    :ivar exclusive: split each person's candidates at their median predicted stars: worst lists
+        below, best above.
     :ivar raw: the model's predictions before clipping to 1-5, where it gives them (rankings use
         them, so that many predictions above 5 do not tie at "5.0"); None: ``stars``.
     """
@@ -124,7 +126,6 @@ class Scored:
     stars: np.ndarray
     engagement: np.ndarray | None = None
     stars_weights: Mapping[str, float] = field(default_factory=dict)
-    #: Split each person's candidates at their median predicted stars: worst lists below, best above.
     exclusive: bool = False
     raw: np.ndarray | None = None
 
@@ -142,11 +143,12 @@ def score_people(model, rows) -> Scored:
     ``fold_in_engagement_batch``.
     """
     raw = None
-    if hasattr(model, "fold_in_batch") and "clip" in inspect.signature(model.fold_in_batch).parameters:
-        raw = np.asarray(model.fold_in_batch(rows, clip=False), dtype=np.float32)
+    batch = getattr(model, "fold_in_batch", None)
+    if batch is not None and "clip" in inspect.signature(batch).parameters:
+        raw = np.asarray(batch(rows, clip=False), dtype=np.float32)
         stars = np.clip(raw, 1.0, 5.0)
-    elif hasattr(model, "fold_in_batch"):
-        stars = np.asarray(model.fold_in_batch(rows), dtype=np.float32)
+    elif batch is not None:
+        stars = np.asarray(batch(rows), dtype=np.float32)
     else:
         items = np.asarray(model.item_ids)
         stars = np.empty(rows.shape, dtype=np.float32)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -193,7 +193,7 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
                     scored = score_people(model, rows)
                     if use_cache:
                         cache[key] = scored
-                return Scored(scored.stars, scored.engagement, {direction: weight}, scored.exclusive, scored.raw)
+                return replace(scored, stars_weights={direction: weight})
             return scorer
 
         for d in directions:

@@ -15,26 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from deepcart.toolkit.testing import CHROMIUM, CHROMIUM_ARGS, running_server
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     parser.add_argument("--data-tag")
@@ -46,53 +33,49 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=1100)
     args = parser.parse_args()
 
-    port = free_port()
-    command = [sys.executable, "-m", "deepcart.cli", "serve", "--port", str(port), "--no-show"]
+    command = ["--no-show"]
     for model in args.model:
         command += ["--model", model]
     command += ["--data-tag", args.data_tag] if args.data_tag else []
     command += ["--data-dir", args.data_dir] if args.data_dir else []
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ)
+    log = args.out.with_suffix(".serve.log")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                print(server.stdout.read(), file=sys.stderr)
-                return 1
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    print("deepcart serve did not start in time", file=sys.stderr)
-                    return 1
-                time.sleep(0.25)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-            page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.locator('.dc-picks[data-version="1"]').wait_for(timeout=120_000)  # built over the websocket
-            version = 1
-            if args.search:
-                box = page.locator("input[placeholder^='e.g. wireless']")
-                box.fill(args.search)
-                box.press("Enter")
-                page.locator(".dc-results .tabulator-row").first.wait_for()
-                for index in range(args.rate):
-                    page.locator(".dc-results .tabulator-row").nth(index).click()
-                    page.locator(".dc-detail").wait_for()
-                    page.get_by_role("button", name="1 ★", exact=True).click()
-                    version += 1
-                    page.locator(f'.dc-picks[data-version="{version}"]').wait_for(timeout=30_000)
-            page.wait_for_timeout(1000)  # the chart and the busy indicator settle
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out))
-            browser.close()
-        print(f"Saved {args.out}")
-        return 0
+        with running_server(command, log=log, env=dict(os.environ)) as (port, _):
+            shoot(port, args)
+    except RuntimeError as exc:  # the server did not start: its log says why
+        print(exc, file=sys.stderr)
+        return 1
     finally:
-        server.terminate()
-        server.wait(10)
+        log.unlink(missing_ok=True)
+    print(f"Saved {args.out}")
+    return 0
+
+
+def shoot(port: int, args: argparse.Namespace) -> None:
+    """Open the page, wait for the picks, optionally search and rate, save the screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.locator('.dc-picks[data-version="1"]').wait_for(timeout=120_000)  # built over the websocket
+        version = 1
+        if args.search:
+            box = page.locator("input[placeholder^='e.g. wireless']")
+            box.fill(args.search)
+            box.press("Enter")
+            page.locator(".dc-results .tabulator-row").first.wait_for()
+            for index in range(args.rate):
+                page.locator(".dc-results .tabulator-row").nth(index).click()
+                page.locator(".dc-detail").wait_for()
+                page.get_by_role("button", name="1 ★", exact=True).click()
+                version += 1
+                page.locator(f'.dc-picks[data-version="{version}"]').wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # the chart and the busy indicator settle
+        page.screenshot(path=str(args.out))
+        browser.close()
 
 
 if __name__ == "__main__":

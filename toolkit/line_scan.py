@@ -139,14 +139,17 @@ class _Walker:
             return out
         self._grow(chunk[:first])
         before = chunk[first - 1:first] if first else self._last_byte
-        out.append(self._end_line(crlf=before == b"\r") + b"\n")
+        ended = self._end_line(crlf=before == b"\r")
         last = chunk.rfind(b"\n")
+        if self.keep:  # (the scan beside DuckDB only counts: no copies of its chunks)
+            out.append(ended + b"\n")
+            if last > first:
+                out.append(chunk[first + 1:last + 1])
         if last > first:  # whole lines inside one chunk: shorter than the chunk, so never long
-            out.append(chunk[first + 1:last + 1])
             self.lines += chunk.count(b"\n", first + 1, last + 1)
         self._grow(chunk[last + 1:])
         self._last_byte = chunk[-1:]
-        return out if self.keep else []
+        return out
 
     def finish(self) -> bytes:
         """End of a complete stream: an unterminated last line counts as a line."""
@@ -190,7 +193,7 @@ class LineScan:
     """Line sizes and gzip damage of one file, found in a background thread.
 
     :ivar lines: complete lines read so far (all of them once :attr:`done`).
-    :ivar long: the lines over ``limit`` (at most :data:`MAX_LONG_KEPT`; ``long_count`` counts all).
+    :ivar long: the lines over ``limit`` (at most :data:`MAX_LONG_KEPT`).
     :ivar damage: ``""``, ``"truncated"``, ``"corrupt"`` or ``"checksum"`` (gzip only, see
         :class:`GzipDamage`); ``lines`` is then the number of complete lines before zlib stopped.
     """
@@ -199,9 +202,7 @@ class LineScan:
         self.path, self.compression, self.limit = Path(path), compression, limit
         self.lines = 0
         self.long: list[LongLine] = []
-        self.long_count = 0
         self.damage = ""
-        self.error: OSError | None = None
         self.done = False
         self._stop = threading.Event()
         self._progress = threading.Condition()
@@ -245,14 +246,14 @@ class LineScan:
             walker.finish()
         except GzipDamage as damage:
             self.damage = damage.kind
-        except OSError as exc:
-            self.error = exc
+        except OSError:  # unreadable: DuckDB's own read of the file says so, with its reason
+            pass
         finally:
             self._publish(walker, done=True)
 
     def _publish(self, walker: _Walker, *, done: bool = False) -> None:
         with self._progress:
-            self.lines, self.long, self.long_count = walker.lines, walker.long, walker.long_count
+            self.lines, self.long = walker.lines, walker.long
             self.done = self.done or done
             self._progress.notify_all()
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from deepcart.toolkit.line_scan import GzipDamage, LineScan, Repaired, gunzip_chunks, write_repaired
+from deepcart.toolkit.line_scan import _GZIP_MAGIC, GzipDamage, LineScan, Repaired, gunzip_chunks, write_repaired
 from deepcart.toolkit.line_scan import is_gzip  # noqa: F401  (re-exported: loaders use it)
 from deepcart.toolkit.sql import sql_str  # re-exported: loaders import it from here
 from deepcart.errors import BadInputError
@@ -78,13 +78,9 @@ MAX_REJECTS_KEPT = 100_000
 #: most likely seconds (the 2014/2018 formats) and would silently turn into January 1970.
 MIN_MS, MAX_MS = 631_152_000_000, 4_102_444_800_000
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _BAD_LINE_MARK = "deepcart-bad-line"
 _BAD_LINE_RE = re.compile(_BAD_LINE_MARK + r" (\d+): (.*?)(?:\n|$)", re.S)
 _CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-#: A whitespace-only line (tabs, form feeds, ... as well as blanks), as Python's ``bytes.strip``
-#: sees it; ``trim`` in SQL strips only blanks.
-_BLANK_SQL = r"regexp_full_match(line, '[ \t\n\v\f\r]*')"
 
 
 
@@ -220,10 +216,8 @@ def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str
     return f"""
         WHEN {blank_sql(user)} THEN 'missing user_id'
         WHEN {blank_sql(item)} THEN 'missing parent_asin'
-        WHEN left(trim({user}), 1) IN ('[', '{{') THEN 'user_id is a list or an object, not an id'
-        WHEN left(trim({item}), 1) IN ('[', '{{') THEN 'parent_asin is a list or an object, not an id'
-        WHEN {has_control_sql(user)} THEN 'user_id contains a control character (a tab, a NUL, an escape...)'
-        WHEN {has_control_sql(item)} THEN 'parent_asin contains a control character (a tab, a NUL, an escape...)'
+        {id_checks_sql(user, 'user_id')}
+        {id_checks_sql(item, 'parent_asin')}
         WHEN coalesce(trim({rating}), '') = '' THEN 'missing rating'
         WHEN {rating_num} IS NULL THEN 'rating ' || {quoted_sql(rating)} || ' is not a number'
         WHEN NOT ({rating_num} BETWEEN 1 AND 5)
@@ -236,15 +230,25 @@ def value_checks_sql(user: str, item: str, rating: str, ts: str, rating_num: str
 
 
 def values_ok_sql(user: str, item: str, rating_num: str, ts_num: str) -> str:
-    """A cheap predicate that implies :func:`value_checks_sql` finds nothing (the common case).
+    """A cheap predicate that implies :func:`value_checks_sql` finds nothing (the common case);
+    the ids as :func:`id_ok_sql` checks them."""
+    return (f"{id_ok_sql(user)} AND {id_ok_sql(item)} AND {rating_num} BETWEEN 1 AND 5 "
+            f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS}")
 
-    ``ascii(x) > 32``: non-empty and not starting with a blank, so ``trim`` is not needed; not 91
-    or 123: not ``[`` or ``{``, the start of a list or an object where a plain id belongs.
+
+def id_checks_sql(expr: str, name: str) -> str:
+    """``WHEN ... THEN`` clauses naming what makes a present id ``expr`` (field ``name``) no id."""
+    return f"""
+        WHEN left(trim({expr}), 1) IN ('[', '{{') THEN '{name} is a list or an object, not an id'
+        WHEN {has_control_sql(expr)} THEN '{name} contains a control character (a tab, a NUL, an escape...)'
     """
-    return (f"ascii({user}) > 32 AND ascii({item}) > 32 AND ascii({user}) NOT IN (91, 123) "
-            f"AND ascii({item}) NOT IN (91, 123) AND {rating_num} BETWEEN 1 AND 5 "
-            f"AND {ts_num} >= {MIN_MS} AND {ts_num} < {MAX_MS} "
-            f"AND NOT {has_control_sql(f'({user} || {item})')}")
+
+
+def id_ok_sql(expr: str) -> str:
+    """A cheap predicate implying that :func:`id_checks_sql` and the blank check pass for ``expr``:
+    ``ascii(x) > 32``, non-empty and not starting with a blank (no ``trim`` needed); not 91 or 123,
+    not ``[`` or ``{``, the start of a list or an object where a plain id belongs."""
+    return f"ascii({expr}) > 32 AND ascii({expr}) NOT IN (91, 123) AND NOT {has_control_sql(expr)}"
 
 
 def blank_sql(expr: str) -> str:
@@ -802,9 +806,9 @@ class LineStager:
         return int(count)
 
     def _refresh_view(self, table: str) -> None:
-        files = self.staged_files(table)
-        if self._own is not None:  # a helper sees its own files only: the others may be half-written
-            files = [f for n, f in sorted(self._parquet[table].items()) if n in self._own]
+        # a helper sees its own files only: the others may be half-written
+        files = (self.staged_files(table) if self._own is None
+                 else [f for n, f in sorted(self._parquet[table].items()) if n in self._own])
         source = (f"read_parquet([{', '.join(sql_str(str(f)) for f in files)}])" if files
                   else f"{table}__schema")
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
@@ -835,7 +839,7 @@ class LineStager:
                 SELECT *, CASE WHEN NOT ignored THEN {problem} END AS problem
                 FROM (
                     SELECT *{derive}, {ignore}
-                           OR coalesce(ascii(line) <= 32 AND {_BLANK_SQL}, FALSE) AS ignored
+                           OR coalesce(ascii(line) <= 32 AND {blank_sql('line')}, FALSE) AS ignored
                     FROM ({rows})
                 )
             )
@@ -949,9 +953,14 @@ _CORRUPT = ("corrupt", "checksum")
 
 def _damaged(path: Path) -> bool:
     """Whether the gzip stream of ``path`` is corrupt (read to its end)."""
-    scan = LineScan(path, "gzip", MAX_LINE_BYTES).start()
-    scan.wait()
-    return scan.damage in _CORRUPT
+    try:
+        for _ in gunzip_chunks(path):
+            pass
+    except GzipDamage as damage:
+        return damage.kind in _CORRUPT
+    except OSError:  # unreadable: not a verdict on the stream
+        return False
+    return False
 
 
 def _garbled(problem: str) -> bool:

@@ -19,7 +19,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deepcart.toolkit.line_staging import LineStager, StageSpec, set_line_limit
+from deepcart.toolkit.line_staging import LineStager, StageSpec
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,7 +76,6 @@ def stage_files(stager: LineStager, spec: StageSpec, paths: Sequence[Path], *, w
         running.add(cursor)
         helper = None
         try:
-            set_line_limit(cursor, stager.limit)
             helper = stager.helper(cursor, spec)
             results[file_no] = (helper.stage(spec, file_no, path), helper)
         except BaseException:

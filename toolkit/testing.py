@@ -8,7 +8,8 @@ Use the fixtures by adding ``pytest_plugins = ["deepcart.toolkit.testing"]`` to 
 * ``toy_ratings``: a small :class:`deepcart.ratings.Ratings` with planted user/item structure.
 
 :func:`hold_out` and :func:`heldout_rmse` measure a recommender on ratings it did not see.
-:func:`running_server` runs ``deepcart serve`` in a child process for browser and HTTP tests.
+:func:`running_server` runs ``deepcart serve`` in a child process for browser and HTTP tests;
+:data:`CHROMIUM` and :data:`CHROMIUM_ARGS` launch the browser that drives it.
 
 Subclass the contract classes to check a component against its contract; set the class attribute
 naming the component (and ``options`` for its config)::
@@ -280,6 +281,13 @@ class MetricContract:
         assert covered.size > 0
         lo, hi = covered.min(), covered.max()
         assert lo - 1e-9 <= result.value <= hi + 1e-9
+
+
+#: Debian's Chromium (``apt-get install chromium``; never ``playwright install``, which downloads) and
+#: the flags it runs with here: headless, no sandbox (root in a container), no network of its own.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 def free_port() -> int:

@@ -304,12 +304,6 @@ BRANDS = (
     "Wavely", "Quantix", "Ferrolite", "Glidex", "Halcyon", "Jettro", "Lynxor", "Modulo",
 )
 COLORS = ("Black", "White", "Gray", "Silver", "Blue", "Red", "Space Gray", "Rose Gold", "Green")
-TITLE_SPECS = (
-    "Fast Charging", "Compatible with iPhone and Samsung Galaxy", "2-Pack", "Upgraded 2023 Version",
-    "Plug and Play", "Ultra Slim", "Heavy Duty", "with Carrying Case", "Long Battery Life",
-    "Noise Cancelling", "Nylon Braided", "Low Latency", "Waterproof", "Adjustable", "4K Ready",
-    "for Home and Office", "Shockproof", "Wireless", "High Speed", "Travel Friendly",
-)
 #: Title attributes that fit each kind of product (a topic's key; others: GENERAL_SPECS), so that
 #: no title reads "USB C Cable, Wireless" or "Phone Case, Noise Cancelling".
 GENERAL_SPECS = ("Upgraded 2023 Version", "Heavy Duty", "for Home and Office", "Travel Friendly", "2-Pack")

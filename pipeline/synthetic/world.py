@@ -75,13 +75,6 @@ def _esc(s: str) -> str:
     return json.dumps(s)[1:-1]
 
 
-def _next_prime(n: int) -> int:
-    n = max(n, 2)
-    while any(n % d == 0 for d in range(2, int(n ** 0.5) + 1)):
-        n += 1
-    return n
-
-
 def codes_to_str(codes: np.ndarray) -> np.ndarray:
     """(n, k) uint8 ASCII codes -> object array of n Python strings."""
     k = codes.shape[1]

@@ -273,12 +273,9 @@ class Amazon2023Loader(StagedLoader):
             WHEN j IS NULL OR NOT starts_with(ltrim(line), '{{') THEN 'not a JSON object'
             {line_staging.duplicate_key_check_sql(META_KEYS)}
             WHEN {line_staging.blank_sql('j.parent_asin')} THEN 'missing parent_asin'
-            WHEN left(trim(j.parent_asin), 1) IN ('[', '{{') THEN 'parent_asin is a list or an object, not an id'
-            WHEN {line_staging.has_control_sql('j.parent_asin')}
-                THEN 'parent_asin contains a control character (a tab, a NUL, an escape...)'
+            {line_staging.id_checks_sql('j.parent_asin', 'parent_asin')}
         END"""
-        id_ok = (f"ascii(j.parent_asin) > 32 AND ascii(j.parent_asin) NOT IN (91, 123) "
-                 f"AND NOT {line_staging.has_control_sql('j.parent_asin')}")
+        id_ok = line_staging.id_ok_sql("j.parent_asin")
         # The mean stars and the count are shown, never computed with: one that cannot be what it
         # says (1e400, 7 stars, -3 ratings) is no value (NULL), like an unread price.
         stars = "TRY_CAST(j.average_rating AS DOUBLE)"

@@ -18,8 +18,7 @@ from deepcart.toolkit.testing import running_server  # noqa: E402
 def server(synthetic_tag, naive_model, tmp_path_factory):
     """``deepcart serve`` with a naive model, allowing one extra name; yields its port."""
     data_dir, _ = synthetic_tag
-    model = naive_model
-    with running_server(["--data-dir", str(data_dir), "--model", str(model), "--allow-host", "dashboard.lan"],
+    with running_server(["--data-dir", str(data_dir), "--model", str(naive_model), "--allow-host", "dashboard.lan"],
                         log=tmp_path_factory.mktemp("log") / "server.log") as (port, _):
         yield port
 

@@ -18,12 +18,9 @@ import pytest
 pytest.importorskip("panel")
 
 from deepcart.plugins.frontends.panel.server import UNUSED_CHECK_SECONDS, UNUSED_SESSION_SECONDS  # noqa: E402
-from deepcart.toolkit.testing import running_server  # noqa: E402
+from deepcart.toolkit.testing import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 
 IDLE_MINUTES = 0.05  # 3 s
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
 FREED_WITHIN = UNUSED_SESSION_SECONDS + 3 * UNUSED_CHECK_SECONDS + 5
 
 
@@ -34,9 +31,8 @@ SERVER_PID: dict[int, int] = {}  # port -> pid of the server process
 def server(synthetic_tag, naive_model, tmp_path_factory):
     """``deepcart serve`` with a naive model, two sessions at most, 3 s idle limit; yields its port."""
     data_dir, _ = synthetic_tag
-    model = naive_model
     log = tmp_path_factory.mktemp("log") / "server.log"
-    with running_server(["--data-dir", str(data_dir), "--model", str(model), "--max-sessions", "2",
+    with running_server(["--data-dir", str(data_dir), "--model", str(naive_model), "--max-sessions", "2",
                          "--idle-minutes", str(IDLE_MINUTES)], log=log) as (port, proc):
         SERVER_PID[port] = proc.pid
         yield port
@@ -87,7 +83,7 @@ def test_an_idle_page_is_told_and_disconnected(server):
     wait_for_room(server)
     time.sleep(FREED_WITHIN)  # the request wait_for_room made is dropped too: the server is empty
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             console: list[str] = []

@@ -14,6 +14,14 @@ import click
 import pydantic
 
 
+#: Default of ``--max-sessions``: the session benchmark keeps 20 at once responsive on 2 cores.
+DEFAULT_MAX_SESSIONS = 20
+#: Default of ``--idle-minutes``.
+DEFAULT_IDLE_MINUTES = 60.0
+#: Addresses that listen on every interface (no host name of their own).
+WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
+
+
 class PanelConfig(pydantic.BaseModel):
     """Defaults of ``deepcart serve panel`` (each one a command-line option)."""
 
@@ -21,8 +29,8 @@ class PanelConfig(pydantic.BaseModel):
     port: int = pydantic.Field(5006, ge=1, le=65535, description="TCP port to listen on")
     address: str = pydantic.Field("127.0.0.1", description="address to listen on")
     show: bool = pydantic.Field(False, description="open the page in a web browser")
-    max_sessions: int = pydantic.Field(20, ge=1, description="browser sessions served at once")
-    idle_minutes: float = pydantic.Field(60.0, gt=0, description="close a page idle this long")
+    max_sessions: int = pydantic.Field(DEFAULT_MAX_SESSIONS, ge=1, description="browser sessions served at once")
+    idle_minutes: float = pydantic.Field(DEFAULT_IDLE_MINUTES, gt=0, description="close a page idle this long")
 
 
 class PanelFrontend:
@@ -79,8 +87,8 @@ class PanelFrontend:
 
 
 def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models: list[Path], port: int,
-               address: str, show: bool, any_build: bool = False, allow_hosts: tuple[str, ...] = (),
-               max_sessions: int = 20, idle_minutes: float = 60.0) -> None:
+               address: str, show: bool, any_build: bool, allow_hosts: tuple[str, ...], max_sessions: int,
+               idle_minutes: float) -> None:
     """Load the data and the models once (through ``registry``), then serve until interrupted."""
     from deepcart.plugins.frontends.panel.allocator import restart_with_system_malloc
 
@@ -117,7 +125,7 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
 
     from deepcart.plugins.frontends.panel.server import serve
 
-    host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+    host = "127.0.0.1" if address in WILDCARD_ADDRESSES else address
 
     def listening() -> None:
         click.echo(f"deepcart dashboard: http://{host}:{port}/  (Ctrl-C to stop)", err=True)

@@ -18,6 +18,7 @@ session. Three guards sit in front of it, all in the tornado application before 
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import logging
 import time
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import panel as pn
 
+from deepcart.plugins.frontends.panel.frontend import DEFAULT_IDLE_MINUTES, DEFAULT_MAX_SESSIONS, WILDCARD_ADDRESSES
 from deepcart.plugins.frontends.panel.state import DashboardData, Notice
 from deepcart.plugins.frontends.panel.view import make_app
 
@@ -39,10 +41,6 @@ LOG = logging.getLogger(__name__)
 UNUSED_SESSION_SECONDS = 10
 #: How often Bokeh looks for such sessions.
 UNUSED_CHECK_SECONDS = 2
-#: Default of ``--max-sessions``: the session benchmark keeps 20 at once responsive on 2 cores.
-DEFAULT_MAX_SESSIONS = 20
-#: Default of ``--idle-minutes``.
-DEFAULT_IDLE_MINUTES = 60.0
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 APP_PATH = "/"
 
@@ -51,8 +49,8 @@ APP_PATH = "/"
 class SessionBook:
     """The live dashboard views by session id, the cap and the idle limit."""
 
-    max_sessions: int = DEFAULT_MAX_SESSIONS
-    idle_seconds: float = DEFAULT_IDLE_MINUTES * 60
+    max_sessions: int
+    idle_seconds: float
     views: dict[str, DashboardView] = field(default_factory=dict)
     closing: set[str] = field(default_factory=set)
 
@@ -107,14 +105,21 @@ def disconnect(session) -> None:
         connection._socket.close()
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: the memory is reused, only not returned
+        return None
+
+
 def release_memory() -> None:
     """Collect garbage and return freed heap pages to the system (glibc), so that the server's
     memory goes back down when sessions end instead of staying at its peak."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the memory is reused, only not returned
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def serve(data: DashboardData, *, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
@@ -152,7 +157,7 @@ def serve(data: DashboardData, *, port: int = 5006, address: str = "127.0.0.1", 
 def allowed_hosts(address: str, extra: Sequence[str] = ()) -> set[str]:
     """Host names the server answers to: loopback, the listening address (unless a wildcard) and ``extra``."""
     names = {*LOOPBACK_NAMES, *(h.strip().lower() for h in extra if h.strip())}
-    if address not in ("", "0.0.0.0", "::"):
+    if address not in WILDCARD_ADDRESSES:
         names.add(address.lower())
     return names
 

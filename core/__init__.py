@@ -3,7 +3,7 @@
 This package is the kernel: hook specs, contracts, plugin manager, registry and root command line.
 Every capability is a plugin (built in, or from the ``deepcart`` entry-point group) marking its hooks
 with :data:`hookimpl` (``@hookimpl def register_metrics(register): register("m", MyMetric)``).
-Importing it is cheap on purpose: ``deepcart --help`` must not pay for torch, duckdb or a UI library.
+Importing it is cheap on purpose: ``deepcart --help`` must not pay for torch, DuckDB or a UI library.
 """
 
 if __name__.partition(".")[0] != "deepcart":  # pragma: no cover - only reached by a wrong import

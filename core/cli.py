@@ -75,9 +75,9 @@ def cli(ctx: click.Context) -> None:
     A plugin-based recommender toolkit for the Amazon Reviews 2023 data: build a dataset, train a
     recommender, evaluate it, and serve a dashboard where your ratings move the picks at once.
 
-    Plugins add loaders, filters, splitters, recommenders, metrics, frontends and the commands
-    below. Environment: DEEPCART_DATA (data folder), DEEPCART_STRICT_PLUGINS=1 (a
-    plugin that fails to load is an error), DEEPCART_LOAD_PLUGINS=a,b (load only these entry points).
+    Plugins add loaders, filters, splitters, recommenders, metrics, frontends, engines and the commands
+    below. Environment: DEEPCART_DATA (data folder), DEEPCART_STRICT_PLUGINS=1 (a plugin that fails to
+    load is an error), DEEPCART_LOAD_PLUGINS=a,b (load only these entry points).
     """
     cli._plugin_commands(ctx)  # whichever command runs, so that every clash is reported
 
@@ -87,5 +87,5 @@ def main() -> None:
     cli(prog_name="deepcart")
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":  # pragma: no cover  (python -m deepcart.cli: tests and scripts)
     main()

@@ -5,8 +5,7 @@ reference for component authors, and the registry checks :data:`REQUIRED_MEMBERS
 Every component is a class with a ``Config`` (a pydantic model, possibly empty) validating its options
 (``-o key=value``, the dashboard and Python alike), built as ``Component(config)`` by the registry;
 its first docstring line is its summary in listings. Heavy libraries are imported inside methods.
-:mod:`deepcart.toolkit.testing` has reusable tests of what these docstrings promise.
-"""
+:mod:`deepcart.toolkit.testing` has reusable tests of what these docstrings promise."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from deepcart.reports import FilterReport, IngestReport
 
 #: Component kinds, in the order the kernel lists them.
-KINDS: tuple[str, ...] = ("loader", "filter", "splitter", "recommender", "metric", "frontend")
+KINDS: tuple[str, ...] = ("loader", "filter", "splitter", "recommender", "metric", "frontend", "engine")
 
 
 @runtime_checkable
@@ -34,10 +33,9 @@ class Loader(Protocol):
     ``ingest`` creates in ``con`` a table ``interactions(user_id VARCHAR, parent_asin VARCHAR, rating
     DOUBLE, timestamp TIMESTAMP)``, one row per (user, item) pair; a table ``items`` keyed by
     ``parent_asin`` (possibly empty); and a table or view ``reviews(user_id, parent_asin, title, text,
-    helpful_vote, verified_purchase)`` (the build joins it to the kept rows only, so a view keeps
-    texts out of memory). ``on_bad_records="fail"`` raises :class:`deepcart.errors.BadInputError`
-    naming file, line and problem; ``"skip"`` drops the records and lists them in the report.
-    """
+    helpful_vote, verified_purchase)`` (the build joins it to the kept rows only: a view keeps texts
+    out of memory). ``on_bad_records``: ``"fail"`` raises :class:`deepcart.errors.BadInputError` naming
+    file, line and problem; ``"skip"`` drops the records and lists them in the report."""
 
     Config: ClassVar[type]
 
@@ -51,16 +49,16 @@ class Loader(Protocol):
 
 @runtime_checkable
 class Filter(Protocol):
-    """One step of the filter chain, run in DuckDB SQL on the ``interactions`` table.
+    """One step of the filter chain, on the ``interactions`` table.
 
     ``apply`` replaces ``interactions`` with the rows it keeps and reports what it dropped (users,
-    items, ratings, and a message such as ``Dropped 1,350,025 items (<100 ratings)``); deterministic
-    for a given ``seed``.
+    items, ratings, and a message such as ``Dropped 1,350,025 items (<100 ratings)``), the same for a
+    ``seed``. ``portable = True``: it gets an ibis frame (any engine); else DuckDB's connection.
     """
 
     Config: ClassVar[type]
 
-    def apply(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> FilterReport:
+    def apply(self, data: Any, *, seed: int) -> FilterReport:
         """Filter ``interactions`` in place; return what was dropped."""
 
 
@@ -70,29 +68,25 @@ class Splitter(Protocol):
 
     Config: ClassVar[type]
 
-    def split(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> Any:
-        """Split ``interactions`` in ``con``; return the split tables and a report."""
+    def split(self, data: Any, *, seed: int) -> Any:
+        """Create the five part tables from ``interactions`` (a frame if ``portable``, else DuckDB)."""
 
 
 @runtime_checkable
 class Recommender(Protocol):
     """A model that predicts how a person would rate products.
 
-    * ``fit(train, seed=...)`` learns from a :class:`deepcart.ratings.Ratings` and returns ``self``;
-      the same seed gives the same model. It may use ``validation=(inputs, checks)`` (two ``Ratings``
-      of held-out users over ``train``'s catalogue) for early stopping, or ignore it.
-    * ``predict(users, items)``: predicted stars, shape ``(len(users), len(items))``, ``NaN`` for a
-      user or item unseen in training; ``items=None`` is every item, in :attr:`item_ids` order.
-    * ``fold_in(history, items)`` scores a person known only by ``(parent_asin, rating)`` pairs,
-      without retraining, shape ``(len(items),)``; a training user's own ratings give their
-      ``predict`` row.
+    * ``fit(train, seed=...)`` learns from a :class:`deepcart.ratings.Ratings`, returns ``self``; same
+      seed, same model. It may early-stop on ``validation=(inputs, checks)`` (held-out users' Ratings).
+    * ``predict(users, items)``: stars, shape ``(len(users), len(items))``, ``NaN`` for a user or item
+      unseen in training; ``items=None`` is every item, in :attr:`item_ids` order.
+    * ``fold_in(history, items)`` scores a person known only by ``(parent_asin, rating)`` pairs, without
+      retraining, shape ``(len(items),)``; a training user's own ratings give their ``predict`` row.
     * ``save(folder)`` writes plain data (JSON, ``.npz`` with ``allow_pickle=False``, a torch state
       dict); ``load(folder)`` reads it back without executing code and predicts identically.
-    * Optional: ``fold_in_batch(matrix)`` scores many people at once from a CSR of their ratings
-      (columns in :attr:`item_ids` order), a dense float32 ``(rows, len(item_ids))``; evaluation
-      uses it when present (with ``clip=False``, when it takes that, for rankings before clipping).
-    * ``personalised``: whether a person's own ratings move the predictions (``False`` when everyone
-      gets the same scores); frontends and commands read it instead of checking names.
+    * ``personalised``: whether a person's own ratings move the predictions; frontends read it.
+    * Optional: ``fold_in_batch(matrix)`` scores the rows of a CSR of ratings (columns in
+      :attr:`item_ids` order) as dense float32; evaluation uses it (with ``clip=False`` if it takes it).
     * Optional: ``fold_in_engagement_batch(matrix)`` (float32 ``(rows, len(item_ids))``, how likely
       each person rates each item, > 0) and ``stars_weights`` (``{"best": w, "worst": w}``): lists
       rank by ``log(engagement) +/- w * stars``, else by stars; ``tune_space``: options to search.
@@ -126,12 +120,10 @@ class Recommender(Protocol):
 class Metric(Protocol):
     """An evaluation measure.
 
-    ``needs`` says what it consumes: ``"ratings"`` metrics get :class:`~deepcart.metric_types.RatingPairs`
-    (predicted vs. actual ratings of check items), ``"rankings"`` metrics get
-    :class:`~deepcart.metric_types.Rankings` (top-K lists and relevant items) and a cut-off ``k``.
-    ``compute`` returns the aggregate and per-user values (``NaN`` where a user is not covered),
-    vectorised over users.
-    """
+    ``needs``: ``"ratings"`` metrics get :class:`~deepcart.metric_types.RatingPairs` (predicted vs.
+    actual stars of check items), ``"rankings"`` ones :class:`~deepcart.metric_types.Rankings` (top-K
+    lists, relevant items) and a cut-off ``k``. ``compute`` returns the aggregate and per-user values
+    (``NaN`` where a user is not covered), vectorised over users."""
 
     Config: ClassVar[type]
     needs: ClassVar[Literal["ratings", "rankings"]]
@@ -143,15 +135,24 @@ class Metric(Protocol):
 
 @runtime_checkable
 class Frontend(Protocol):
-    """An interactive interface: ``command(name)`` returns the click command that serves it.
-
-    The command has the frontend's own options (``--port``); it imports the UI library in its callback.
-    """
+    """An interactive interface: ``command(name)`` returns the click command (with its own options,
+    such as ``--port``) that serves it; the UI library is imported in the command's callback."""
 
     Config: ClassVar[type]
 
     def command(self, name: str) -> click.Command:
         """Build the click command, called ``name``, that serves this frontend."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Where the filter chain and splits run; ``runs_duckdb_sql``: non-portable steps get DuckDB."""
+
+    Config: ClassVar[type]
+    runs_duckdb_sql: ClassVar[bool]
+
+    def open(self, con: duckdb.DuckDBPyConnection, work: Path) -> Any:
+        """Context manager: a frame over ``con``'s tables (staged in ``work``); ``finish(con)`` syncs."""
 
 
 #: What the registry checks on each component when it is registered, per kind.
@@ -162,4 +163,5 @@ REQUIRED_MEMBERS: dict[str, tuple[str, ...]] = {
     "recommender": ("Config", "fit", "predict", "fold_in", "save", "load", "personalised"),
     "metric": ("Config", "needs", "higher_is_better", "compute"),
     "frontend": ("Config", "command"),
+    "engine": ("Config", "open", "runs_duckdb_sql"),
 }

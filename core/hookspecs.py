@@ -1,10 +1,9 @@
 """Hook specifications: every extension point of deepcart.
 
 A plugin is a module or object with functions named like the specs below, marked with
-:data:`deepcart.hookimpl`. One hook per component kind adds components (:func:`register_loaders`,
-:func:`register_filters`, :func:`register_splitters`, :func:`register_recommenders`,
-:func:`register_metrics`, :func:`register_frontends`), each meeting its kind's Protocol in
-:mod:`deepcart.contracts`; :func:`register_commands` adds click commands.
+:data:`deepcart.hookimpl`. One hook per component kind (``register_loaders`` ... ``register_engines``)
+adds components, each meeting its kind's Protocol in :mod:`deepcart.contracts`;
+:func:`register_commands` adds click commands.
 
 Component hooks get a ``register`` callback, as in ``llm``: a plugin registers any number of
 components and the kernel knows who registered what. Each implementation is called once, in load
@@ -23,11 +22,8 @@ if TYPE_CHECKING:
 
 
 class Register(Protocol):
-    """``register(name, component)``: add ``component`` under ``name`` for the hook's kind.
-
-    ``name`` must match :data:`deepcart.registry.NAME_PATTERN` (it is typed on command lines and may
-    become part of file names); the component must meet its kind's contract (:mod:`deepcart.contracts`).
-    """
+    """``register(name, component)``: add ``component`` under ``name`` for the hook's kind; ``name``
+    matches :data:`deepcart.registry.NAME_PATTERN` (typed on command lines, may become a file name)."""
 
     def __call__(self, name: str, component: Any) -> None: ...
 
@@ -36,8 +32,7 @@ class Register(Protocol):
 def register_loaders(register: Register) -> None:
     """Register data loaders (:class:`deepcart.contracts.Loader`): source files -> raw tables.
 
-    :param register: ``register(name, loader)`` per loader; a build takes the named one or the first
-        whose ``can_read`` accepts the first review file.
+    :param register: ``register(name, loader)``; a build takes the named one or the first that reads it.
     :return: ignored.
     """
 
@@ -73,8 +68,7 @@ def register_recommenders(register: Register) -> None:
 def register_metrics(register: Register) -> None:
     """Register evaluation metrics (:class:`deepcart.contracts.Metric`).
 
-    :param register: ``register(name, metric)`` per metric; one with a cut-off registers its bare
-        ``NAME`` and users ask for ``NAME@10``.
+    :param register: ``register(name, metric)``; one with a cut-off registers NAME, users ask NAME@10.
     :return: ignored.
     """
 
@@ -89,11 +83,19 @@ def register_frontends(register: Register) -> None:
 
 
 @hookspec
+def register_engines(register: Register) -> None:
+    """Register engines (:class:`deepcart.contracts.Engine`): where the filter chain and splits run.
+
+    :param register: ``register(name, engine)`` per engine; ``build --engine NAME`` picks one.
+    :return: ignored.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add top-level commands to the ``deepcart`` command line.
 
-    :param cli: a :class:`click.Group` standing in for the root: ``cli.add_command(command)`` or
-        ``@cli.command()``.
+    :param cli: a :class:`click.Group` standing in for the root: ``cli.add_command(c)``, ``@cli.command()``.
     :return: ignored.
 
     A name already taken is refused with an error naming both plugins (click would silently replace

@@ -71,12 +71,6 @@ def strict_from_env() -> bool:
     return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def only_from_env() -> set[str] | None:
-    """The entry-point names ``DEEPCART_LOAD_PLUGINS`` allows; ``None`` when it is unset (all)."""
-    raw = os.environ.get(ONLY_ENV)
-    return None if raw is None else {name.strip() for name in raw.split(",") if name.strip()}
-
-
 def new_manager() -> pluggy.PluginManager:
     """An empty pluggy manager that knows deepcart's hook specs."""
     pm = pluggy.PluginManager(PROJECT_NAME)
@@ -101,7 +95,9 @@ def load_plugins(
     :param only: entry-point names to load; ``True`` (default): ``DEEPCART_LOAD_PLUGINS``; ``None``: all.
     """
     strict = strict_from_env() if strict is None else strict
-    allowed = only_from_env() if only is True else only
+    raw = os.environ.get(ONLY_ENV)  # unset: every entry point
+    from_env = None if raw is None else {name.strip() for name in raw.split(",") if name.strip()}
+    allowed = from_env if only is True else only
     plugins = Plugins(new_manager(), Registry(), [], [])
     if builtins is None:
         builtins = import_module(BUILTINS_PACKAGE).BUILTIN_PLUGINS

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deepcart import __version__
+from deepcart.config import config_to_dict
 from deepcart.pipeline.tags import (
     INTERACTIONS, ITEMS, MANIFEST, REJECTS, SCHEMA_VERSION, atomic_folder, check_replaceable, tag_lock, tag_path,
 )
@@ -50,6 +51,8 @@ class BuildSpec:
     memory_limit: str = "4GB"
     threads: int | None = None
     max_line_bytes: int | None = None  # None: the loaders' default (line_staging.MAX_LINE_BYTES)
+    engine: str = "duckdb"
+    engine_options: dict[str, Any] = field(default_factory=dict)
     source_note: dict[str, Any] = field(default_factory=dict)
 
 
@@ -189,10 +192,16 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
     if target.exists() and not spec.force:
         raise DeepcartError(f"dataset tag {spec.tag!r} already exists at {target}; use --force to replace it")
     check_replaceable(target, "dataset tag")  # --force replaces a tag, never a models folder or your files
+    filters = [(name, registry.create("filter", name, options)) for name, options in spec.filters]
+    engine = registry.create("engine", spec.engine, spec.engine_options)
+    unportable = [name for name, step in filters if not getattr(step, "portable", False)]
+    if unportable and not engine.runs_duckdb_sql:  # refused before anything is read
+        raise DeepcartError(
+            f"filter(s) {', '.join(map(repr, unportable))} have no portable form (they run DuckDB SQL), so the "
+            f"{spec.engine} engine cannot run them; build with --engine duckdb, or leave them out")
     reviews = expand_inputs(spec.reviews, "reviews file")
     items = expand_inputs(spec.items, "items file")
     loader = pick_loader(registry, spec.loader, reviews[0])
-    filters = [(name, registry.create("filter", name, options)) for name, options in spec.filters]
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -217,10 +226,15 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
 
             steps: list[FilterReport] = []
             tick = time.perf_counter()
-            for _, step in filters:
-                result = step.apply(con, seed=spec.seed)
-                steps.append(result)
-                echo(result.message)
+            if filters:
+                with engine.open(con, work) as frame:
+                    if frame.engine != "duckdb":
+                        echo(f"Filtering on {spec.engine} ({_engine_where(engine)}).")
+                    for _, step in filters:
+                        result = step.apply(frame if getattr(step, "portable", False) else con, seed=spec.seed)
+                        steps.append(result)
+                        echo(result.message)
+                    frame.finish(con)
             timings["filters"] = time.perf_counter() - tick
             counts = table_counts(con)
             if ingested["ratings"] == 0:
@@ -271,6 +285,7 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
                     "notes": report.notes,
                     **{f"after_ingest_{k}": v for k, v in ingested.items()},
                 },
+                "engine": {"name": spec.engine, "options": config_to_dict(engine.config)},
                 "filters": [s.to_json() for s in steps],
                 "counts": counts,
                 "files": {name: (work / name).stat().st_size for name in (INTERACTIONS, ITEMS)},
@@ -297,6 +312,11 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
     echo(f"Found {counts['users']:,} users with {counts['ratings']:,} ratings of {counts['items']:,} items.")
     echo(f"Wrote dataset tag {spec.tag!r} to {target} in {elapsed:.1f} s.")
     return BuildResult(target, manifest)
+
+
+def _engine_where(engine) -> str:
+    """Where an engine runs, for the progress line: its ``master`` option when it has one."""
+    return str(getattr(engine.config, "master", "this machine"))
 
 
 def _name_of(registry, kind: str, instance: Any) -> str:

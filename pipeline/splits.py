@@ -72,17 +72,25 @@ def split_dataset(
     seed: int = 0,
     force: bool = False,
     echo: Callable[[str], None] = print,
+    engine: str = "duckdb",
+    engine_options: Mapping[str, Any] | None = None,
 ) -> Split:
     """Split the tag in ``tag_dir`` with the registered ``splitter`` (or reuse the identical split).
 
-    The commands choose the splitter (``deepcart train``/``run`` use their default); the engine
-    names none itself.
+    The commands choose the splitter (``deepcart train``/``run`` use their default); the pipeline
+    names none itself. ``engine`` runs it (a portable splitter runs on any engine; the parts are
+    the same, so the split's folder does not depend on the engine).
     """
     import duckdb
 
     from deepcart.config import config_to_dict
 
     instance = registry.create("splitter", splitter, options or {})
+    runner = registry.create("engine", engine, engine_options or {})
+    portable = getattr(instance, "portable", False)
+    if not portable and not runner.runs_duckdb_sql:
+        raise DeepcartError(f"splitter {splitter!r} has no portable form (it runs DuckDB SQL), so the {engine} "
+                            "engine cannot run it; use --engine duckdb")
     config = config_to_dict(instance.config) if hasattr(instance, "config") else dict(options or {})
     folder = tag_dir / "splits" / split_key(splitter, config, seed)
     if (folder / MANIFEST).is_file() and not force:
@@ -95,49 +103,44 @@ def split_dataset(
         raise DeepcartError(f"{tag_dir} is not a dataset tag (no {INTERACTIONS}); build one with `deepcart build`")
 
     # --force over an existing split replaces it only once the new one is complete.
-    with atomic_folder(folder, prefix=f".{folder.name}-") as work:
-        con = duckdb.connect()
+    with atomic_folder(folder, prefix=f".{folder.name}-") as work, duckdb.connect() as con:
         con.execute("SET preserve_insertion_order = false")
         con.execute(
             f"CREATE VIEW interactions AS SELECT user_id, parent_asin, rating, timestamp "
             f"FROM read_parquet({sql_str(source)})"
         )
-        instance.split(con, seed=seed)
-        missing = [p for p in PARTS if not con.execute(
-            f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{p}'").fetchall()[0][0]]
-        if missing:
-            raise DeepcartError(f"splitter {splitter!r} did not create {', '.join(missing)}")
-        dropped = {}
-        for part in PARTS[1:]:
-            before = con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
-            con.execute(f"DELETE FROM {part} WHERE parent_asin NOT IN (SELECT DISTINCT parent_asin FROM train)")
-            dropped[part] = before - con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
-        counts = {}
-        for part in PARTS:
-            users, ratings = con.execute(f"SELECT count(DISTINCT user_id), count(*) FROM {part}").fetchall()[0]
-            counts[part] = {"users": users, "ratings": ratings}
-            con.execute(
-                f"COPY (SELECT * FROM {part} ORDER BY user_id, timestamp, parent_asin) "
-                f"TO {sql_str(work / (part + '.parquet'))} (FORMAT parquet, COMPRESSION zstd)"
-            )
-        users = {
-            part: con.execute(
-                f"SELECT count(*) FROM (SELECT user_id FROM {part}_input UNION SELECT user_id FROM {part}_check)"
-            ).fetchall()[0][0]
-            for part in ("val", "test")
-        }
-        con.close()
+        with runner.open(con, work) as frame:
+            instance.split(frame if portable else con, seed=seed)
+            missing = [p for p in PARTS if not frame.has_table(p)]
+            if missing:
+                raise DeepcartError(f"splitter {splitter!r} did not create {', '.join(missing)}")
+            manifest = _finish_parts(frame, work)
+        manifest = {"splitter": splitter, "config": config, "seed": seed, **manifest}
         tag_manifest = (tag_dir / MANIFEST).read_bytes() if (tag_dir / MANIFEST).is_file() else b""
-        manifest = {
-            "splitter": splitter,
-            "config": config,
-            "seed": seed,
-            "counts": counts,
-            "users": users,
-            "dropped_unseen": dropped,
-            "tag_manifest_sha256": hashlib.sha256(tag_manifest).hexdigest(),
-        }
+        manifest["tag_manifest_sha256"] = hashlib.sha256(tag_manifest).hexdigest()
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     for line in summary_lines(manifest):
         echo(line)
     return Split(folder, manifest)
+
+
+def _finish_parts(frame, work: Path) -> dict[str, Any]:
+    """Drop check/input ratings of items never seen in train, count and write every part."""
+    from deepcart.toolkit.frames import temp
+
+    seen = frame.table("train").select("parent_asin").distinct()
+    parts, dropped, counts = {"train": frame.table("train")}, {}, {}
+    try:
+        for part in PARTS[1:]:
+            before = frame.count(frame.table(part))
+            parts[part] = frame.save(temp(part), frame.table(part).semi_join(seen, "parent_asin"))
+            dropped[part] = before - frame.count(parts[part])
+        for part, table in parts.items():
+            found = frame.values(table, users=table.user_id.nunique(), ratings=table.count())
+            counts[part] = {"users": int(found["users"]), "ratings": int(found["ratings"])}
+            frame.write_parquet(table, work / f"{part}.parquet", ["user_id", "timestamp", "parent_asin"])
+        users = {part: frame.count(parts[f"{part}_input"].select("user_id").union(
+            parts[f"{part}_check"].select("user_id"), distinct=True)) for part in ("val", "test")}
+    finally:
+        frame.forget(*(temp(part) for part in PARTS[1:]))
+    return {"counts": counts, "users": users, "dropped_unseen": dropped}

@@ -26,6 +26,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "deepcart.plugins.recommenders.neural",
     "deepcart.plugins.splitters.user_holdout",
     "deepcart.plugins.splitters.temporal",
+    "deepcart.plugins.engines.duckdb_engine",
+    "deepcart.plugins.engines.spark_engine",
     "deepcart.plugins.commands.dataset_commands",
     "deepcart.plugins.commands.evaluate_command",
     "deepcart.plugins.commands.compare_command",

@@ -24,6 +24,8 @@ A raw record set may repeat a (user, item) pair (loaders keep the earliest), so 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +45,27 @@ LATEST = dt.datetime(2100, 1, 1)
 
 def pandera() -> Any:
     """The pandas flavour of pandera (``pandera.pandas`` since 0.24; plain ``pandera`` before)."""
-    try:
-        import pandera.pandas as pa
-    except ImportError:  # pragma: no cover - pandera < 0.24
-        import pandera as pa
+    with quiet_pyspark():
+        try:
+            import pandera.pandas as pa
+        except ImportError:  # pragma: no cover - pandera < 0.24
+            import pandera as pa
     return pa
+
+
+@contextmanager
+def quiet_pyspark() -> Iterator[None]:
+    """Silence PySpark's pandas-3 warning while pandera runs.
+
+    With PySpark installed (``deepcart[spark]``) pandera imports ``pyspark.pandas`` (on import and
+    again when it first validates), which warns that it does not support pandas 3 yet; deepcart
+    never uses pandas-on-Spark, so the warning would only confuse.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        yield
 
 
 def id_column(pa: Any, what: str, *, unique: bool = False) -> pa.Column:

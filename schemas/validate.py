@@ -409,6 +409,15 @@ def _sample_checks(
     source: _Source, schema: Any, key: tuple[str, ...], sample: int | None, seed: int
 ) -> tuple[int, list[Failure]]:
     """Validate a seeded sample (or every row) with pandera; return rows checked and failures."""
+    from deepcart.schemas.reviews import quiet_pyspark
+
+    with quiet_pyspark():
+        return _pandera_checks(source, schema, key, sample, seed)
+
+
+def _pandera_checks(
+    source: _Source, schema: Any, key: tuple[str, ...], sample: int | None, seed: int
+) -> tuple[int, list[Failure]]:
     import copy
 
     import numpy as np

@@ -1,4 +1,4 @@
-"""``deepcart build`` and ``deepcart synth``: making dataset tags.
+"""``deepcart build``, ``deepcart split`` and ``deepcart synth``: making dataset tags and their splits.
 
 With no input files, ``build`` uses the embedded default: a synthetic Electronics-like dataset in
 the exact Amazon 2023 format, generated on first use and cached under the data folder, so a fresh
@@ -78,6 +78,13 @@ def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orpha
 @click.option("--on-bad-records", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="fail: stop at the first bad line, naming file and line; skip: drop bad lines and "
                    "write them to rejects.jsonl in the tag.")
+@click.option("--engine", default="duckdb", show_default=True, metavar="NAME",
+              help="Where the filter chain runs: duckdb (embedded, this machine) or spark (PySpark: "
+                   "pip install 'deepcart[spark]'; a cluster with --spark-master). Ingest is DuckDB's either way.")
+@click.option("--spark-master", metavar="URL",
+              help="Spark master for --engine spark (default local[*]): spark://host:7077, yarn, k8s://...")
+@click.option("--engine-option", "engine_option", multiple=True, metavar="KEY=VALUE",
+              help="Engine option, repeatable; spark: driver_memory=8g, checkpoint_dir=/shared/ckpt.")
 @click.option("--memory-limit", default="4GB", show_default=True, help="DuckDB memory limit.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--max-line-size", default="16MiB", show_default=True, metavar="SIZE",
@@ -86,8 +93,8 @@ def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orpha
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or step messages.")
 @click.pass_obj
 def build_command(plugins, reviews, items, loader, min_interactions, min_ratings, drop_orphans, sample_n, k_core,
-                  filter_order, extra_filters, seed, tag, data_dir, force, on_bad_records, memory_limit,
-                  threads, max_line_size, quiet) -> None:
+                  filter_order, extra_filters, seed, tag, data_dir, force, on_bad_records, engine,
+                  spark_master, engine_option, memory_limit, threads, max_line_size, quiet) -> None:
     """Build a named dataset tag: ingest, filter, validate, write Parquet.
 
     Each filter step reports what it dropped. The tag folder holds interactions.parquet,
@@ -108,6 +115,7 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
     from deepcart.toolkit.sql import memory_limit as check_memory_limit
 
     check_memory_limit(memory_limit)  # before anything is generated or read
+    engine_options = engine_choice(plugins.registry, engine, spark_master, engine_option)
     max_line_bytes = byte_size(max_line_size, "--max-line-size", low=2**10, high=2**30)
     data_dir = data_dir or default_data_dir()
     progress = not quiet and sys.stderr.isatty()
@@ -130,13 +138,67 @@ def build_command(plugins, reviews, items, loader, min_interactions, min_ratings
     spec = BuildSpec(tag=tag, reviews=reviews, items=items, loader=loader, filters=chain, seed=seed,
                      data_dir=data_dir, force=force, on_bad_records=on_bad_records,
                      memory_limit=memory_limit, threads=threads, max_line_bytes=max_line_bytes,
-                     source_note=note)
+                     source_note=note, engine=engine, engine_options=engine_options)
     echo = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     if note and not force and already_built(spec):
         click.echo(f"Dataset tag {tag!r} is already built from the embedded default with these options: "
                    "nothing to do (--force rebuilds it).")
         return
     build_dataset(spec, plugins.registry, echo=echo, progress=progress)
+
+
+def engine_choice(registry, engine: str, spark_master: str | None, pairs=()) -> dict[str, Any]:
+    """The engine's options from ``--engine``, ``--spark-master`` and ``--engine-option``, validated
+    now: an unknown engine or option is refused before anything is generated or read."""
+    from deepcart.config import parse_options
+
+    if spark_master and engine != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    options: dict[str, Any] = parse_options(pairs)
+    if spark_master:
+        options["master"] = spark_master
+    registry.create("engine", engine, options)
+    return options
+
+
+@click.command("split")
+@click.option("--data-tag", default=DEFAULT_TAG, show_default=True, help="Dataset tag to split.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data folder (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
+@click.option("--splitter", default="user-holdout", show_default=True, help="Splitter that makes the split.")
+@click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--engine", default="duckdb", show_default=True, metavar="NAME",
+              help="Where the split runs: duckdb or spark (pip install 'deepcart[spark]').")
+@click.option("--spark-master", metavar="URL", help="Spark master for --engine spark (default local[*]).")
+@click.option("--engine-option", "engine_option", multiple=True, metavar="KEY=VALUE",
+              help="Engine option, repeatable; spark: driver_memory=8g, checkpoint_dir=/shared/ckpt.")
+@click.option("--force", is_flag=True, help="Replace an existing split with the same splitter, options and seed.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@click.pass_obj
+def split_command(plugins, data_tag, data_dir, splitter, split_option, seed, engine, spark_master, engine_option,
+                  force, quiet) -> None:
+    """Split a dataset tag into train / validation / test, once, for every later command.
+
+    The parts are written under the tag (splits/<splitter>-<hash>/); train, evaluate, compare and
+    tune with the same splitter, options and seed reuse them. Both engines give the same parts, so
+    a large tag can be split on Spark and trained on here.
+
+    Example: deepcart split --data-tag electronics-5core --engine spark --spark-master spark://head:7077
+    """
+    from deepcart.config import parse_options
+    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.tags import default_data_dir, tag_path
+
+    engine_options = engine_choice(plugins.registry, engine, spark_master, engine_option)
+    tag_dir = tag_path(data_tag, data_dir or default_data_dir())
+    if not tag_dir.is_dir():
+        raise click.ClickException(f"no dataset tag {data_tag!r} at {tag_dir}; build one with `deepcart build`")
+    echo = (lambda _msg: None) if quiet else click.echo
+    split = split_dataset(tag_dir, plugins.registry, splitter, parse_options(split_option), seed=seed,
+                          force=force, echo=echo, engine=engine, engine_options=engine_options)
+    if not quiet:
+        click.echo(f"Split written to {split.path}")
 
 
 def already_built(spec) -> bool:
@@ -198,6 +260,7 @@ def synth_command(n_reviews: int, seed: int, out: Path, shards: int, force: bool
 
 @hookimpl
 def register_commands(cli) -> None:
-    """Add ``build`` and ``synth``."""
+    """Add ``build``, ``split`` and ``synth``."""
     cli.add_command(build_command)
+    cli.add_command(split_command)
     cli.add_command(synth_command)

@@ -11,7 +11,8 @@ another user's count, so once an item step drops nothing, the users still all pa
 The report counts the *rounds* (a user step and an item step) that dropped something: 0 when the
 table already was a k-core.
 
-Each step is a ``GROUP BY`` on the string ids plus a ``DELETE``. Encoding the ids as integers first
+Each step is a ``GROUP BY`` on the string ids plus a deletion (``DELETE`` on DuckDB; on Spark an
+anti join, checkpointed each step so that the plan does not double each round). Encoding the ids as integers first
 was measured and was not faster: on 5 million ratings the encoding alone costs more than all rounds
 after the first, and the first dominates.
 """
@@ -24,18 +25,12 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.toolkit.filter_sql import (
-    TABLE,
-    delete_ids,
-    drop_temp,
-    plural,
-    row_count,
-    temp,
-)
+from deepcart.toolkit.filter_steps import degrees, plural
+from deepcart.toolkit.frames import as_frame, temp
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:
-    import duckdb
+    from deepcart.toolkit.frames import Frame
 
 NAME = "k-core"
 
@@ -58,44 +53,43 @@ class KCore:
     """Iterative k-core: drop users and items with fewer than k ratings until nothing changes."""
 
     Config: ClassVar[type] = KCoreConfig
+    portable: ClassVar[bool] = True  # written in ibis: runs on every engine
 
     def __init__(self, config: KCoreConfig | None = None):
         self.config = config or KCoreConfig()
 
-    def apply(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> FilterReport:
+    def apply(self, frame: Frame, *, seed: int) -> FilterReport:
         """Reduce ``interactions`` to its k-core; ``seed`` is unused (the k-core is unique)."""
+        frame = as_frame(frame)
         user_k, item_k = self.config.thresholds
         steps = (("user_id", user_k), ("parent_asin", item_k))
         # Counts come from the degree tables each step builds anyway; only the items before the first
         # item step need a query of their own. groups[key] = (ids now, ids this step dropped).
-        ratings0 = total = row_count(con)
-        items0 = con.execute(f"SELECT count(DISTINCT parent_asin) FROM {TABLE}").fetchall()[0][0]
+        t = frame.interactions()
+        start = frame.values(t, ratings=t.count(), items=t.parent_asin.nunique())
+        ratings0 = total = int(start["ratings"])
+        items0 = int(start["items"])
         groups: dict[str, tuple[int, int]] = {}
         step = rounds = 0
         try:
             while True:
                 key, k = steps[step % 2]
                 step += 1
-                con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE {temp('degree')} AS
-                        SELECT {key}, count(*) AS n FROM {TABLE} GROUP BY {key}"""
-                )
-                ids_now, low, ratings = con.execute(
-                    f"""SELECT count(*), count(*) FILTER (WHERE n < {k}),
-                               coalesce(sum(n) FILTER (WHERE n < {k}), 0) FROM {temp('degree')}"""
-                ).fetchall()[0]
-                groups[key] = (ids_now, low)
+                d = frame.save(temp("degree"), degrees(frame, key))
+                low = d.n < k
+                found = frame.values(d, ids=d.count(), low=d.count(where=low), ratings=d.n.sum(where=low))
+                ids_now, low_ids, ratings = (int(found[name]) for name in ("ids", "low", "ratings"))
+                groups[key] = (ids_now, low_ids)
                 if step == 1:
                     users0 = ids_now
                 if ratings == 0 and step > 1:
                     break
                 if ratings:
-                    low_ids = f"(SELECT {key} FROM {temp('degree')} WHERE n < {k})"
-                    delete_ids(con, key, low_ids)
+                    frame.drop_ids(key, d.filter(low))
                     total -= ratings
                     rounds = (step + 1) // 2
         finally:
-            drop_temp(con, "degree")
+            frame.forget(temp("degree"))
         # The last step dropped nothing, so the table is as the step before it left it.
         users1, items1 = (n - low for n, low in (groups["user_id"], groups["parent_asin"]))
         users, items, ratings = users0 - users1, items0 - items1, ratings0 - total

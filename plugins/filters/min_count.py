@@ -13,11 +13,12 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.toolkit.filter_sql import below, drop_below, left_without, plural
+from deepcart.toolkit.filter_steps import below, drop_below, left_without, plural
+from deepcart.toolkit.frames import as_frame
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:
-    import duckdb
+    from deepcart.toolkit.frames import Frame
 
 
 class MinCount:
@@ -28,6 +29,7 @@ class MinCount:
     """
 
     Config: ClassVar[type]
+    portable: ClassVar[bool] = True  # written in ibis: runs on every engine
     name: ClassVar[str]
     column: ClassVar[str]
     counted: ClassVar[str]
@@ -36,10 +38,10 @@ class MinCount:
     def __init__(self, config=None):
         self.config = config if config is not None else self.Config()
 
-    def apply(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> FilterReport:
+    def apply(self, frame: Frame, *, seed: int) -> FilterReport:
         """Drop what has fewer than ``n`` ratings; ``seed`` is unused (nothing is random)."""
         n = self.config.n
-        dropped, emptied, ratings = drop_below(con, self.column, n)
+        dropped, emptied, ratings = drop_below(as_frame(frame), self.column, n)
         message = f"Dropped {plural(dropped, self.counted)} ({below(n)})"
         if dropped:
             # "and its 3 ratings" for one item; a user's ratings read "and their" either way

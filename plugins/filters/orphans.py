@@ -17,24 +17,14 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.toolkit.filter_sql import (
-    TABLE,
-    delete_ids,
-    drop_temp,
-    left_without,
-    plural,
-    row_count,
-    temp,
-    touched,
-    vanished,
-)
+from deepcart.toolkit.filter_steps import left_without, plural, touched, vanished
+from deepcart.toolkit.frames import as_frame, temp
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:
-    import duckdb
+    from deepcart.toolkit.frames import Frame
 
 NAME = "orphans"
-ITEMS = "items"
 
 
 class OrphansConfig(pydantic.BaseModel):
@@ -47,37 +37,34 @@ class Orphans:
     """Drop ratings of items without item meta (no-op when there is no meta)."""
 
     Config: ClassVar[type] = OrphansConfig
+    portable: ClassVar[bool] = True  # written in ibis: runs on every engine
 
     def __init__(self, config: OrphansConfig | None = None):
         self.config = config or OrphansConfig()
 
-    def apply(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> FilterReport:
+    def apply(self, frame: Frame, *, seed: int) -> FilterReport:
         """Drop ratings whose ``parent_asin`` is not in ``items``; ``seed`` is unused."""
+        frame = as_frame(frame)
         params = config_to_dict(self.config)
-        if not _has_meta(con):
+        meta = frame.item_ids()
+        if meta is None:
             return FilterReport(NAME, params, 0, 0, 0, "Kept all ratings: no item meta to check against")
+        from ibis import _
+
         try:
             # Orphan items with their rating counts; an item has all or none of its ratings orphaned.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {temp('orphans')} AS
-                    SELECT parent_asin, count(*) AS n FROM {TABLE}
-                    ANTI JOIN {ITEMS} USING (parent_asin) GROUP BY parent_asin"""
-            )
-            items, ratings = con.execute(
-                f"SELECT count(*), coalesce(sum(n), 0) FROM {temp('orphans')}"
-            ).fetchall()[0]
+            orphans = frame.save(temp("orphans"), frame.interactions().anti_join(meta, "parent_asin")
+                                 .group_by("parent_asin").aggregate(n=_.count()))
+            found = frame.values(orphans, items=orphans.count(), ratings=orphans.n.sum())
+            items, ratings = int(found["items"]), int(found["ratings"])
             users = 0
             if items:
-                touched(con, "parent_asin", "orphans", "touched")
-                delete_ids(con, "parent_asin", "orphans")
-                users = vanished(con, "user_id", "touched")
-            unrated = con.execute(
-                f"""SELECT count(*)
-                    FROM (SELECT DISTINCT parent_asin FROM {ITEMS} WHERE parent_asin IS NOT NULL)
-                    ANTI JOIN {TABLE} USING (parent_asin)"""
-            ).fetchall()[0][0]
+                touched(frame, "parent_asin", "orphans", "touched")
+                frame.drop_ids("parent_asin", orphans)
+                users = vanished(frame, "user_id", "touched")
+            unrated = frame.count(meta.anti_join(frame.interactions(), "parent_asin"))
         finally:
-            drop_temp(con, "orphans", "touched")
+            frame.forget(temp("orphans"), temp("touched"))
 
         message = f"Dropped {plural(items, 'item')} (no item meta)"
         if items:
@@ -90,14 +77,6 @@ class Orphans:
                 "no ratings (kept in items; only rated items are written)"
             )
         return FilterReport(NAME, params, users, items, ratings, message)
-
-
-def _has_meta(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether an ``items`` table exists and has rows."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [ITEMS]
-    ).fetchall()[0][0]
-    return bool(exists) and row_count(con, ITEMS) > 0
 
 
 @hookimpl

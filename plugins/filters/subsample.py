@@ -19,19 +19,12 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.config import config_to_dict
-from deepcart.toolkit.filter_sql import (
-    TABLE,
-    delete_ids,
-    distinct_counts,
-    drop_temp,
-    left_without,
-    plural,
-    temp,
-)
+from deepcart.toolkit.filter_steps import left_without, plural
+from deepcart.toolkit.frames import as_frame, temp
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:
-    import duckdb
+    from deepcart.toolkit.frames import Frame
 
 NAME = "subsample"
 
@@ -54,6 +47,7 @@ class Subsample:
     """Keep a seeded random sample of users (n or fraction) with all their ratings."""
 
     Config: ClassVar[type] = SubsampleConfig
+    portable: ClassVar[bool] = True  # written in ibis: runs on every engine
 
     def __init__(self, config: SubsampleConfig | None = None):
         self.config = config or SubsampleConfig()
@@ -64,28 +58,22 @@ class Subsample:
             return min(self.config.n, users)
         return min(users, max(1, math.floor(self.config.fraction * users + 0.5)))
 
-    def apply(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> FilterReport:
+    def apply(self, frame: Frame, *, seed: int) -> FilterReport:
         """Keep the sampled users' ratings; the same ``seed`` always picks the same users."""
+        frame = as_frame(frame)
         seed = int(seed)
-        users, items, ratings = distinct_counts(con)
+        before = frame.counts()
+        users, items, ratings = before["users"], before["items"], before["ratings"]
         keep = self.target(users)
         dropped_items = dropped_ratings = 0
         if keep < users:
             try:
-                con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE {temp('keep')} AS
-                        SELECT user_id FROM (SELECT DISTINCT user_id FROM {TABLE})
-                        ORDER BY md5(? || ':' || user_id), user_id
-                        LIMIT {keep}""",
-                    [str(seed)],
-                )
-                delete_ids(con, "user_id", "keep", keep=True)
+                frame.drop_ids("user_id", frame.save(temp("keep"), sample(frame, seed, keep)), keep=True)
             finally:
-                drop_temp(con, "keep")
-            items_after, ratings_after = con.execute(
-                f"SELECT count(DISTINCT parent_asin), count(*) FROM {TABLE}"
-            ).fetchall()[0]
-            dropped_items, dropped_ratings = items - items_after, ratings - ratings_after
+                frame.forget(temp("keep"))
+            t = frame.interactions()
+            after = frame.values(t, items=t.parent_asin.nunique(), ratings=t.count())
+            dropped_items, dropped_ratings = items - int(after["items"]), ratings - int(after["ratings"])
 
         dropped_users = users - keep
         rule = f"random sample: kept {keep:,} of {users:,}, seed {seed}"
@@ -97,6 +85,16 @@ class Subsample:
         return FilterReport(
             NAME, config_to_dict(self.config), dropped_users, dropped_items, dropped_ratings, message
         )
+
+
+def sample(frame: Frame, seed: int, keep: int):
+    """The ``keep`` users first in ``md5("<seed>:<user_id>")`` order (then by id), as an ibis table."""
+    import ibis
+
+    t = frame.interactions()
+    users = t.select("user_id").distinct()
+    users = users.mutate(h=(ibis.literal(f"{seed}:") + users.user_id).hexdigest("md5"))
+    return users.order_by(["h", "user_id"]).limit(keep).select("user_id")
 
 
 @hookimpl

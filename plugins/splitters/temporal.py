@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, ClassVar
 import pydantic
 
 from deepcart import hookimpl
+from deepcart.toolkit.frames import as_frame
 
 if TYPE_CHECKING:
-    import duckdb
+    from deepcart.toolkit.frames import Frame
 
 
 class TemporalConfig(pydantic.BaseModel):
@@ -37,24 +38,33 @@ class Temporal:
     """Global time cut into train / val / test (official 2023 cut points by default)."""
 
     Config: ClassVar[type] = TemporalConfig
+    portable: ClassVar[bool] = True  # written in ibis: runs on every engine
 
     def __init__(self, config: TemporalConfig | None = None):
         self.config = config or TemporalConfig()
 
-    def split(self, con: duckdb.DuckDBPyConnection, *, seed: int) -> None:
+    def split(self, frame: Frame, *, seed: int) -> None:
         """Create ``train``, ``val_input``, ``val_check``, ``test_input``, ``test_check``; no randomness."""
-        v = f"make_timestamp({self.config.val_cut} * 1000)"
-        t = f"make_timestamp({self.config.test_cut} * 1000)"
-        cols = "user_id, parent_asin, rating, timestamp"
-        con.execute(f"CREATE OR REPLACE TABLE train AS SELECT {cols} FROM interactions WHERE timestamp < {v}")
-        for part, lo, hi in (("val", v, t), ("test", t, None)):
-            window = f"timestamp >= {lo}" + (f" AND timestamp < {hi}" if hi else "")
-            con.execute(f"CREATE OR REPLACE TABLE {part}_check AS SELECT {cols} FROM interactions WHERE {window}")
-            con.execute(
-                f"""CREATE OR REPLACE TABLE {part}_input AS
-                SELECT {cols} FROM interactions
-                WHERE timestamp < {lo} AND user_id IN (SELECT DISTINCT user_id FROM {part}_check)"""
-            )
+        frame = as_frame(frame)
+        t = frame.interactions()
+        v, cut = moment(self.config.val_cut), moment(self.config.test_cut)
+        cols = ["user_id", "parent_asin", "rating", "timestamp"]
+        frame.save("train", t.filter(t.timestamp < v).select(cols))
+        for part, lo, hi in (("val", v, cut), ("test", cut, None)):
+            window = [t.timestamp >= lo] + ([t.timestamp < hi] if hi is not None else [])
+            check = frame.save(f"{part}_check", t.filter(*window).select(cols))
+            people = check.select("user_id").distinct()
+            frame.save(f"{part}_input", t.filter(t.timestamp < lo).semi_join(people, "user_id").select(cols))
+
+
+def moment(ms: int):
+    """Unix milliseconds as a timestamp literal (UTC, no zone, like the ``timestamp`` column)."""
+    import datetime
+
+    import ibis
+
+    when = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
+    return ibis.literal(when, type="timestamp")
 
 
 @hookimpl

@@ -1,0 +1,227 @@
+"""The ``spark`` engine: the portable filter chain and splits on Apache Spark (``deepcart[spark]``).
+
+What runs where:
+
+* The loader stays DuckDB's: line numbers, fail-fast, rejects and the duplicate rule (the earliest
+  review of a (user, item) pair wins, ties by file and line) are the same as in any build. Its
+  result is staged as Parquet (``user_id, parent_asin, rating, timestamp`` and the item meta's
+  ``parent_asin``) in the build folder, and Spark reads those files.
+* The filters and splits are the same ibis expressions the DuckDB engine runs
+  (:mod:`deepcart.toolkit.frames`): no filter has a Spark twin. A filter without a portable form is
+  refused by name before anything is read.
+* Every saved table (each k-core step's degrees, each deletion) is checkpointed: an iterated k-core
+  with ``persist()`` per round ran out of memory after 9 minutes because the plan doubles each round.
+* The kept ratings come back as Parquet and the build writes the tag as usual (texts joined in,
+  sorted, validated), so a tag looks the same whichever engine filtered it; its manifest names the
+  engine.
+
+On a cluster (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``) the build folder (the
+data dir) and ``checkpoint_dir`` must be on a file system every executor can read, e.g. NFS or
+HDFS through a mount.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import pydantic
+
+from deepcart import hookimpl
+from deepcart.errors import DeepcartError
+from deepcart.toolkit.frames import COLUMNS, ITEMS, TABLE, Frame, Key
+from deepcart.toolkit.sql import sql_str
+
+if TYPE_CHECKING:
+    import duckdb
+    import ibis.expr.types as ir
+
+NAME = "spark"
+#: Where Spark writes what it hands back, inside the build's work folder.
+STAGE = "spark-stage"
+
+
+class SparkEngineConfig(pydantic.BaseModel):
+    """Options of the ``spark`` engine."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    master: str = pydantic.Field("local[*]", min_length=1,
+                                 description="Spark master URL: local[*], spark://host:7077, yarn, k8s://...")
+    driver_memory: str = pydantic.Field("4g", pattern=r"^\d+[kmgt]?$",
+                                        description="memory of the driver JVM (local mode: all of Spark)")
+    checkpoint_dir: str | None = pydantic.Field(
+        None, description="checkpoint folder every executor can reach (default: inside the build folder)")
+
+
+class SparkEngine:
+    """Apache Spark (PySpark): the same chain and splits on a cluster, or local[*] on this machine."""
+
+    Config: ClassVar[type] = SparkEngineConfig
+    runs_duckdb_sql: ClassVar[bool] = False  # filters without a portable form are refused
+
+    def __init__(self, config: SparkEngineConfig | None = None):
+        self.config = config or SparkEngineConfig()
+
+    @contextmanager
+    def open(self, con: duckdb.DuckDBPyConnection, work: Path) -> Iterator[Frame]:
+        """Stage ``con``'s ``interactions`` (and item ids) as Parquet under ``work``; a frame over them."""
+        import warnings
+
+        stage = Path(work) / STAGE
+        stage.mkdir(parents=True, exist_ok=True)
+        session, started = spark_session(self.config, stage)
+        frame = None
+        try:
+            with warnings.catch_warnings():
+                # PySpark warns on every pandas conversion that it does not support pandas 3 yet;
+                # the frames convert only small aggregates, through Arrow.
+                warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+                checkpoints = self.config.checkpoint_dir or str(stage / "checkpoints")
+                session.sparkContext.setCheckpointDir(checkpoints)
+                frame = SparkFrame(session, stage)
+                frame.load(con)
+                yield frame
+        finally:
+            if frame is not None:  # only the views this build made: a notebook's session keeps its own
+                frame.forget(*frame.views)
+            if started:
+                session.stop()
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+#: The JVM's log settings: errors only, so a build prints deepcart's lines, not Spark's start-up chatter.
+LOG4J2 = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark: %p %c{1}: %m%n
+"""
+
+
+def spark_session(config: SparkEngineConfig, folder: Path):
+    """The active Spark session (a test's, a notebook's), or a new one; and whether it is new.
+
+    A new session logs only errors (its log settings are written into ``folder``).
+    """
+    import warnings
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise DeepcartError("the spark engine needs PySpark: pip install 'deepcart[spark]'") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    if not shutil.which("java") and not _java_home():
+        raise DeepcartError("the spark engine needs Java 17 or later (java not found on PATH or in JAVA_HOME); "
+                            "e.g. apt-get install -y openjdk-17-jre-headless")
+    log = Path(folder) / "log4j2.properties"
+    log.write_text(LOG4J2)
+    builder = (SparkSession.builder.master(config.master).appName("deepcart")
+               .config("spark.driver.memory", config.driver_memory)
+               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log.resolve().as_uri()}")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")  # deepcart prints its own progress
+               .config("spark.sql.session.timeZone", "UTC"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session, True
+
+
+def _java_home() -> str | None:
+    import os
+
+    home = os.environ.get("JAVA_HOME")
+    return home if home and (Path(home) / "bin" / "java").exists() else None
+
+
+class SparkFrame(Frame):
+    """A frame whose tables are Spark temporary views over checkpointed DataFrames."""
+
+    engine = NAME
+
+    def __init__(self, session, stage: Path):
+        import ibis
+
+        self.session = session
+        self.stage = stage
+        self.backend = ibis.pyspark.connect(session)
+        self.views: set[str] = set()
+
+    def _view(self, df, name: str) -> None:
+        df.createOrReplaceTempView(name)
+        self.views.add(name)
+
+    def load(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Stage ``interactions`` and the item ids from the DuckDB build and read them into Spark."""
+        columns = ", ".join(COLUMNS)
+        ratings = self.stage / "interactions.parquet"
+        con.execute(f"COPY (SELECT {columns} FROM {TABLE}) TO {sql_str(ratings)} (FORMAT parquet)")
+        self._view(self.session.read.parquet(str(ratings)), TABLE)
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+                             [ITEMS]).fetchall()[0][0]
+        if exists:
+            ids = self.stage / "items.parquet"
+            con.execute(f"COPY (SELECT DISTINCT parent_asin FROM {ITEMS} WHERE parent_asin IS NOT NULL) "
+                        f"TO {sql_str(ids)} (FORMAT parquet)")
+            self._view(self.session.read.parquet(str(ids)), ITEMS)
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.session.catalog.tableExists(name))
+
+    def values(self, table: ir.Table, **aggregates) -> dict:
+        # collect() rows straight from Spark: ibis would go through pandas for one row of counts.
+        row = self._df(table.aggregate(**aggregates)).collect()[0].asDict()
+        return {name: (0 if value is None else value) for name, value in row.items()}
+
+    def _df(self, expr: ir.Table):
+        return self.session.sql(str(self.backend.compile(expr)))
+
+    def save(self, name: str, expr: ir.Table) -> ir.Table:
+        # A reliable checkpoint cuts the lineage: each k-core round starts from stored rows.
+        self._view(self._df(expr).checkpoint(eager=True), name)
+        return self.table(name)
+
+    def forget(self, *names: str) -> None:
+        for name in names:
+            self.session.catalog.dropTempView(name)
+            self.views.discard(name)
+
+    def drop_ids(self, key: Key, ids: ir.Table, *, keep: bool = False) -> None:
+        t = self.interactions()
+        ids = ids.select(key)
+        kept = t.semi_join(ids, key) if keep else t.anti_join(ids, key)
+        self.save(TABLE, kept.select(list(COLUMNS)))
+
+    def write_parquet(self, table: ir.Table, path: Path, order_by: Sequence[str]) -> None:
+        import duckdb
+
+        folder = self.stage / f"out-{Path(path).stem}"
+        self._df(table).write.mode("overwrite").parquet(str(folder))
+        # Spark writes a folder of part files; DuckDB sorts them into the one file a tag holds.
+        with duckdb.connect() as con:
+            order = ", ".join(order_by)
+            con.execute(f"COPY (SELECT * FROM read_parquet({sql_str(str(folder / '*.parquet'))}) ORDER BY {order}) "
+                        f"TO {sql_str(path)} (FORMAT parquet, COMPRESSION zstd)")
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Replace the rows of ``con``'s ``interactions`` with the frame's (its constraints stay)."""
+        folder = self.stage / "kept"
+        self._df(self.interactions().select(list(COLUMNS))).write.mode("overwrite").parquet(str(folder))
+        con.execute(f"DELETE FROM {TABLE}")
+        con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} "
+                    f"FROM read_parquet({sql_str(str(folder / '*.parquet'))})")
+
+
+@hookimpl
+def register_engines(register) -> None:
+    """Register ``spark``."""
+    register(NAME, SparkEngine)

@@ -84,6 +84,9 @@ class SparkEngine:
                 frame = SparkFrame(session, stage)
                 frame.load(con)
                 yield frame
+        except spark_errors() as exc:  # a Java-side failure: say so plainly; the build leaves nothing
+            raise DeepcartError(f"Spark ({self.config.master}) failed: {first_line(exc)}; nothing was written. "
+                                "A driver out of memory: --engine-option driver_memory=8g") from exc
         finally:
             if frame is not None:  # only the views this build made: a notebook's session keeps its own
                 frame.forget(*frame.views)
@@ -130,9 +133,26 @@ def spark_session(config: SparkEngineConfig, folder: Path):
                .config("spark.sql.session.timeZone", "UTC"))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
-        session = builder.getOrCreate()
+        try:
+            session = builder.getOrCreate()
+        except Exception as exc:  # a bad master URL, a JVM that does not start, ...
+            raise DeepcartError(f"Spark did not start with master {config.master!r}: {first_line(exc)}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session, True
+
+
+def spark_errors() -> tuple[type[BaseException], ...]:
+    """The exception types of failures inside Spark (its JVM, its SQL analysis)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    return (Py4JError, PySparkException)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def _java_home() -> str | None:

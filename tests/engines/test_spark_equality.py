@@ -186,3 +186,4 @@ def test_split_command_on_spark_matches_duckdb(spark, tmp_path, real_data):
         (folder,) = (tag / "splits").iterdir()
         parts[engine] = {p: rows(folder / f"{p}.parquet") for p in PARTS}
     assert parts["duckdb"] == parts["spark"]
+

@@ -226,10 +226,12 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
 
             steps: list[FilterReport] = []
             tick = time.perf_counter()
+            where = None
             if filters:
                 with engine.open(con, work) as frame:
+                    where = frame.where
                     if frame.engine != "duckdb":
-                        echo(f"Filtering on {spec.engine} ({_engine_where(engine)}).")
+                        echo(f"Filtering on {spec.engine} ({where}).")
                     for _, step in filters:
                         result = step.apply(frame if getattr(step, "portable", False) else con, seed=spec.seed)
                         steps.append(result)
@@ -285,7 +287,7 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
                     "notes": report.notes,
                     **{f"after_ingest_{k}": v for k, v in ingested.items()},
                 },
-                "engine": {"name": spec.engine, "options": config_to_dict(engine.config)},
+                "engine": {"name": spec.engine, "options": config_to_dict(engine.config), "where": where},
                 "filters": [s.to_json() for s in steps],
                 "counts": counts,
                 "files": {name: (work / name).stat().st_size for name in (INTERACTIONS, ITEMS)},
@@ -312,11 +314,6 @@ def _build_locked(spec: BuildSpec, registry, target: Path, *, echo: Echo, progre
     echo(f"Found {counts['users']:,} users with {counts['ratings']:,} ratings of {counts['items']:,} items.")
     echo(f"Wrote dataset tag {spec.tag!r} to {target} in {elapsed:.1f} s.")
     return BuildResult(target, manifest)
-
-
-def _engine_where(engine) -> str:
-    """Where an engine runs, for the progress line: its ``master`` option when it has one."""
-    return str(getattr(engine.config, "master", "this machine"))
 
 
 def _name_of(registry, kind: str, instance: Any) -> str:

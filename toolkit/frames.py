@@ -56,6 +56,8 @@ class Frame:
 
     engine: str
     backend: Any
+    #: Where the work runs, for progress lines and the manifest (an engine's master URL, ...).
+    where: str = "this machine"
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -79,6 +81,10 @@ class Frame:
         """Several aggregates of ``table`` in one query, as Python values (a NULL sum is 0)."""
         row = self.backend.to_pyarrow(table.aggregate(**aggregates)).to_pylist()[0]
         return {name: (0 if value is None else value) for name, value in row.items()}
+
+    def rows(self, table: ir.Table) -> list[dict[str, Any]]:
+        """Every row of a (small) ``table`` as dicts."""
+        return self.backend.to_pyarrow(table).to_pylist()
 
     def count(self, table: ir.Table) -> int:
         """Rows of ``table``."""

@@ -16,13 +16,20 @@ What runs where:
   engine.
 
 On a cluster (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``) the build folder (the
-data dir) and ``checkpoint_dir`` must be on a file system every executor can read, e.g. NFS or
-HDFS through a mount.
+data dir) must be mounted at the same path on the driver and every executor (NFS, a mounted HDFS):
+the staged files are passed to Spark as ``file://`` URIs, so a cluster whose default file system is
+HDFS still reads them from that mount. ``checkpoint_dir`` may be any URI Spark writes (``hdfs://``);
+each build checkpoints into a folder of its own there and deletes it at the end.
+
+A session that is already running (a notebook's, a test's) is used as it is and left running; the
+settings ibis changes on it (the SQL time zone, the map-key policy) and its checkpoint folder are
+put back, and the views this build makes have names of their own, so none of the user's are touched.
 """
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,29 +77,68 @@ class SparkEngine:
         """Stage ``con``'s ``interactions`` (and item ids) as Parquet under ``work``; a frame over them."""
         import warnings
 
-        stage = Path(work) / STAGE
+        stage = Path(work).resolve() / STAGE
         stage.mkdir(parents=True, exist_ok=True)
         session, started = spark_session(self.config, stage)
+        saved = _session_state(session)
+        build = uuid.uuid4().hex[:12]
+        checkpoints = f"{(self.config.checkpoint_dir or (stage / 'checkpoints').as_uri()).rstrip('/')}/deepcart-{build}"
         frame = None
         try:
             with warnings.catch_warnings():
                 # PySpark warns on every pandas conversion that it does not support pandas 3 yet;
                 # the frames convert only small aggregates, through Arrow.
                 warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
-                checkpoints = self.config.checkpoint_dir or str(stage / "checkpoints")
                 session.sparkContext.setCheckpointDir(checkpoints)
-                frame = SparkFrame(session, stage)
+                frame = SparkFrame(session, stage, prefix=f"_deepcart_{build}_")
                 frame.load(con)
                 yield frame
         except spark_errors() as exc:  # a Java-side failure: say so plainly; the build leaves nothing
-            raise DeepcartError(f"Spark ({self.config.master}) failed: {first_line(exc)}; nothing was written. "
-                                "A driver out of memory: --engine-option driver_memory=8g") from exc
+            raise DeepcartError(f"Spark ({session.sparkContext.master}) failed: {first_line(exc)}; nothing was "
+                                "written. A driver out of memory: --engine-option driver_memory=8g") from exc
         finally:
-            if frame is not None:  # only the views this build made: a notebook's session keeps its own
-                frame.forget(*frame.views)
+            # Each step on its own: a dead JVM must not hide the error that killed it, nor keep the
+            # later steps from running.
+            steps = [lambda: frame is not None and frame.forget(*frame.views),
+                     lambda: _delete(session, checkpoints),
+                     lambda: _restore(session, saved)]
             if started:
-                session.stop()
+                steps.append(session.stop)
+            for step in steps:
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - cleanup of a session that may already be gone
+                    pass
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def _session_state(session) -> dict:
+    """What the build changes on a session: the confs ibis sets, and the checkpoint folder."""
+    confs = {key: session.conf.get(key, None) for key in SESSION_CONFS}
+    return {"confs": confs, "checkpoint_dir": session.sparkContext.getCheckpointDir()}
+
+
+def _restore(session, state: dict) -> None:
+    for key, value in state["confs"].items():
+        if value is None:
+            session.conf.unset(key)
+        else:
+            session.conf.set(key, value)
+    if state["checkpoint_dir"]:
+        # getCheckpointDir() names the per-context folder Spark made inside the one the user set;
+        # setting that parent again gives a fresh folder there, as Spark does for every context.
+        session.sparkContext.setCheckpointDir(state["checkpoint_dir"].rstrip("/").rsplit("/", 1)[0])
+
+
+def _delete(session, uri: str) -> None:
+    """Delete a folder through Spark's own file systems (a local folder, HDFS, S3, ...)."""
+    jvm = session.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    path.getFileSystem(session.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
+#: Session settings that ``ibis.pyspark.connect`` changes, put back after a build.
+SESSION_CONFS = ("spark.sql.session.timeZone", "spark.sql.mapKeyDedupPolicy")
 
 
 #: The JVM's log settings: errors only, so a build prints deepcart's lines, not Spark's start-up chatter.
@@ -117,20 +163,28 @@ def spark_session(config: SparkEngineConfig, folder: Path):
         from pyspark.sql import SparkSession
     except ImportError:
         raise DeepcartError("the spark engine needs PySpark: pip install 'deepcart[spark]'") from None
+    from pyspark import SparkContext
+
     active = SparkSession.getActiveSession()
+    if active is None and SparkContext._active_spark_context is not None:
+        # A session started in another thread: getActiveSession() is per thread, and getOrCreate()
+        # would hand back that context whatever master this config names. Use it; never stop it.
+        active = SparkSession.builder.getOrCreate()
     if active is not None:
         return active, False
     if not shutil.which("java") and not _java_home():
         raise DeepcartError("the spark engine needs Java 17 or later (java not found on PATH or in JAVA_HOME); "
                             "e.g. apt-get install -y openjdk-17-jre-headless")
-    log = Path(folder) / "log4j2.properties"
-    log.write_text(LOG4J2)
     builder = (SparkSession.builder.master(config.master).appName("deepcart")
                .config("spark.driver.memory", config.driver_memory)
-               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log.resolve().as_uri()}")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")  # deepcart prints its own progress
                .config("spark.sql.session.timeZone", "UTC"))
+    if config.master.startswith("local"):
+        # Errors only on this machine; a cluster keeps its own JVM options and logging.
+        log = Path(folder) / "log4j2.properties"
+        log.write_text(LOG4J2)
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log.as_uri()}")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
         try:
@@ -167,39 +221,51 @@ class SparkFrame(Frame):
 
     engine = NAME
 
-    def __init__(self, session, stage: Path):
+    def __init__(self, session, stage: Path, prefix: str):
         import ibis
 
         self.session = session
         self.stage = stage
+        self.prefix = prefix  # every view this frame makes: no clash with the session's own views
         self.backend = ibis.pyspark.connect(session)
         self.views: set[str] = set()
 
+    @property
+    def where(self) -> str:
+        """The master this frame's session really runs on."""
+        return str(self.session.sparkContext.master)
+
     def _view(self, df, name: str) -> None:
-        df.createOrReplaceTempView(name)
+        df.createOrReplaceTempView(self.prefix + name)
         self.views.add(name)
+
+    def table(self, name: str) -> ir.Table:
+        return self.backend.table(self.prefix + name)
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         """Stage ``interactions`` and the item ids from the DuckDB build and read them into Spark."""
         columns = ", ".join(COLUMNS)
         ratings = self.stage / "interactions.parquet"
         con.execute(f"COPY (SELECT {columns} FROM {TABLE}) TO {sql_str(ratings)} (FORMAT parquet)")
-        self._view(self.session.read.parquet(str(ratings)), TABLE)
+        self._view(self.session.read.parquet(ratings.as_uri()), TABLE)
         exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
                              [ITEMS]).fetchall()[0][0]
         if exists:
             ids = self.stage / "items.parquet"
             con.execute(f"COPY (SELECT DISTINCT parent_asin FROM {ITEMS} WHERE parent_asin IS NOT NULL) "
                         f"TO {sql_str(ids)} (FORMAT parquet)")
-            self._view(self.session.read.parquet(str(ids)), ITEMS)
+            self._view(self.session.read.parquet(ids.as_uri()), ITEMS)
 
     def has_table(self, name: str) -> bool:
-        return bool(self.session.catalog.tableExists(name))
+        return name in self.views
 
     def values(self, table: ir.Table, **aggregates) -> dict:
         # collect() rows straight from Spark: ibis would go through pandas for one row of counts.
         row = self._df(table.aggregate(**aggregates)).collect()[0].asDict()
         return {name: (0 if value is None else value) for name, value in row.items()}
+
+    def rows(self, table: ir.Table) -> list[dict]:
+        return [row.asDict() for row in self._df(table).collect()]
 
     def _df(self, expr: ir.Table):
         return self.session.sql(str(self.backend.compile(expr)))
@@ -211,7 +277,7 @@ class SparkFrame(Frame):
 
     def forget(self, *names: str) -> None:
         for name in names:
-            self.session.catalog.dropTempView(name)
+            self.session.catalog.dropTempView(self.prefix + name)
             self.views.discard(name)
 
     def drop_ids(self, key: Key, ids: ir.Table, *, keep: bool = False) -> None:
@@ -224,7 +290,7 @@ class SparkFrame(Frame):
         import duckdb
 
         folder = self.stage / f"out-{Path(path).stem}"
-        self._df(table).write.mode("overwrite").parquet(str(folder))
+        self._df(table).write.mode("overwrite").parquet(folder.as_uri())
         # Spark writes a folder of part files; DuckDB sorts them into the one file a tag holds.
         with duckdb.connect() as con:
             order = ", ".join(order_by)
@@ -235,7 +301,7 @@ class SparkFrame(Frame):
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the rows of ``con``'s ``interactions`` with the frame's (its constraints stay)."""
         folder = self.stage / "kept"
-        self._df(self.interactions().select(list(COLUMNS))).write.mode("overwrite").parquet(str(folder))
+        self._df(self.interactions().select(list(COLUMNS))).write.mode("overwrite").parquet(folder.as_uri())
         con.execute(f"DELETE FROM {TABLE}")
         con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} "
                     f"FROM read_parquet({sql_str(str(folder / '*.parquet'))})")

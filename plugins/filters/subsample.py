@@ -1,7 +1,7 @@
 """The ``subsample`` filter: keep a seeded random sample of users, with all their ratings.
 
 Users are ranked by ``md5("<seed>:<user_id>")`` (ties, which md5 makes practically impossible, by
-``user_id``) and the first ``n`` are kept. md5 is a fixed standard, so the sample is the same on every
+``user_id``) and the first ``n`` are kept (:mod:`deepcart.toolkit.hash_order`: no global sort). md5 is a fixed standard, so the sample is the same on every
 run, machine and DuckDB version. DuckDB's ``hash()`` is not: its maintainers call it an internal hash
 that may change between releases, and it did between 1.2.2 and 1.3.0; ``md5_number`` changed from a
 signed to an unsigned type, which reorders its values. Ranking also makes samples nested: for one
@@ -21,6 +21,7 @@ from deepcart import hookimpl
 from deepcart.config import config_to_dict
 from deepcart.toolkit.filter_steps import left_without, plural
 from deepcart.toolkit.frames import as_frame, temp
+from deepcart.toolkit.hash_order import hash_order
 from deepcart.reports import FilterReport
 
 if TYPE_CHECKING:
@@ -68,9 +69,10 @@ class Subsample:
         dropped_items = dropped_ratings = 0
         if keep < users:
             try:
-                frame.drop_ids("user_id", frame.save(temp("keep"), sample(frame, seed, keep)), keep=True)
+                order = hash_order(frame, frame.interactions(), "user_id", seed, "order")
+                frame.drop_ids("user_id", order.table.filter(order.first(keep)), keep=True)
             finally:
-                frame.forget(temp("keep"))
+                frame.forget(temp("order"))
             t = frame.interactions()
             after = frame.values(t, items=t.parent_asin.nunique(), ratings=t.count())
             dropped_items, dropped_ratings = items - int(after["items"]), ratings - int(after["ratings"])
@@ -85,16 +87,6 @@ class Subsample:
         return FilterReport(
             NAME, config_to_dict(self.config), dropped_users, dropped_items, dropped_ratings, message
         )
-
-
-def sample(frame: Frame, seed: int, keep: int):
-    """The ``keep`` users first in ``md5("<seed>:<user_id>")`` order (then by id), as an ibis table."""
-    import ibis
-
-    t = frame.interactions()
-    users = t.select("user_id").distinct()
-    users = users.mutate(h=(ibis.literal(f"{seed}:") + users.user_id).hexdigest("md5"))
-    return users.order_by(["h", "user_id"]).limit(keep).select("user_id")
 
 
 @hookimpl

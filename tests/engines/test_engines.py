@@ -114,7 +114,7 @@ def test_duckdb_engine_runs_a_sql_only_filter_on_the_connection(registry, real_d
                      filters=[("sql-only", {}), ("k-core", {"k": 2})])
     result = build_dataset(spec, registry, echo=lambda _m: None)
     assert SqlOnlyFilter.calls == [duckdb.DuckDBPyConnection]
-    assert result.manifest["engine"] == {"name": "duckdb", "options": {}}
+    assert result.manifest["engine"] == {"name": "duckdb", "options": {}, "where": "this machine"}
     assert result.manifest["filters"][0]["dropped_ratings"] > 0
     stars = duckdb.sql(f"SELECT max(rating) FROM read_parquet('{result.path / 'interactions.parquet'}')").fetchall()
     assert stars == [(4.0,)]
@@ -245,10 +245,70 @@ def test_check_counts_round_half_up_in_integers_even_for_heavy_raters():
                     "1030": {("check", 258), ("input", 772)}}
 
 
-def test_fractions_with_more_than_six_places_are_refused():
-    from deepcart.errors import ConfigError
+#: The hand-written DuckDB SQL the portable splitter and sample replaced: the reference they must
+#: match row for row (a change shared by both engines would pass the engine-equality tests).
+REFERENCE_SPLIT = """
+    CREATE OR REPLACE TEMP TABLE _users AS
+    SELECT user_id, CASE WHEN pos < {train} * n THEN 'train' WHEN pos < {train_val} * n THEN 'val'
+                         ELSE 'test' END AS part
+    FROM (SELECT user_id, row_number() OVER (ORDER BY md5('{seed}:' || user_id)) - 1 AS pos,
+                 count(*) OVER () AS n FROM (SELECT DISTINCT user_id FROM interactions));
+    CREATE OR REPLACE TEMP TABLE _ranked AS
+    SELECT r.*, u.part, row_number() OVER (PARTITION BY r.user_id
+                                           ORDER BY md5('{seed}:' || user_id || ':' || parent_asin)) AS pick,
+           count(*) OVER (PARTITION BY r.user_id) AS n_user
+    FROM interactions r JOIN _users u USING (user_id);
+"""
+REFERENCE_CHECKS = "least(greatest(round({fraction} * n_user), 1), n_user - 1)"
+REFERENCE_SAMPLE = """SELECT user_id FROM (SELECT DISTINCT user_id FROM interactions)
+                      ORDER BY md5('{seed}:' || user_id), user_id LIMIT {keep}"""
 
+
+def random_interactions(users: int, seed: int) -> duckdb.DuckDBPyConnection:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = [(f"ü{u}", f"i{i}", float(rng.integers(1, 6)), int(rng.integers(0, 5)))
+            for u in range(users) for i in rng.choice(300, size=rng.integers(2, 12), replace=False)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE interactions (user_id VARCHAR, parent_asin VARCHAR, rating DOUBLE, timestamp TIMESTAMP)")
+    con.executemany("INSERT INTO interactions VALUES (?, ?, ?, make_timestamp(?::BIGINT * 1000000))", rows)
+    return con
+
+
+@pytest.mark.parametrize("users,options", [
+    (10, {"train": 0.4, "val": 0.2}),  # 0.4 + 0.2 is 0.6000000000000001: the 6th user goes to val
+    (20, {"train": 0.4, "val": 0.2}),
+    (30, {"train": 0.1, "val": 0.2}),
+    (5003, {"check_fraction": 1 / 3}),  # thousands of users: cuts inside hash buckets
+    (7, {"train": 0.5, "val": 0.3, "check_fraction": 0.35}),
+])
+def test_user_holdout_matches_the_sql_it_replaced(users, options):
+    con = random_interactions(users, seed=users)
     registry = load_plugins(entry_points=False).registry
-    with pytest.raises(ConfigError, match="at most 6 decimal places"):
-        registry.create("splitter", "user-holdout", {"check_fraction": 1 / 3})
-    assert registry.create("splitter", "user-holdout", {"train": 0.7, "val": 0.2}).config.val == 0.2
+    splitter = registry.create("splitter", "user-holdout", options)
+    c = splitter.config
+    con.execute(REFERENCE_SPLIT.format(train=c.train, train_val=c.train + c.val, seed=3))
+    n_check = REFERENCE_CHECKS.format(fraction=c.check_fraction)
+    cols = "user_id, parent_asin, rating, timestamp"
+    expected = {"train": f"SELECT {cols} FROM _ranked WHERE part = 'train'"}
+    for part in ("val", "test"):
+        expected[f"{part}_check"] = f"SELECT {cols} FROM _ranked WHERE part = '{part}' AND pick <= {n_check}"
+        expected[f"{part}_input"] = f"SELECT {cols} FROM _ranked WHERE part = '{part}' AND pick > {n_check}"
+    expected = {part: sorted(con.execute(sql).fetchall()) for part, sql in expected.items()}
+    splitter.split(con, seed=3)
+    got = {part: sorted(con.execute(f"SELECT * FROM {part}").fetchall()) for part in expected}
+    assert got == expected
+    assert all(got.values())
+
+
+@pytest.mark.parametrize("users,options", [(5003, {"n": 1234}), (5003, {"fraction": 0.37}), (50, {"n": 1})])
+def test_subsample_matches_the_sql_it_replaced(users, options):
+    con = random_interactions(users, seed=users)
+    sample = load_plugins(entry_points=False).registry.create("filter", "subsample", options)
+    keep = sample.target(users)
+    expected = sorted(con.execute(f"SELECT * FROM interactions WHERE user_id IN ({REFERENCE_SAMPLE})".format(
+        seed=9, keep=keep)).fetchall())
+    report = sample.apply(con, seed=9)
+    assert sorted(con.execute("SELECT * FROM interactions").fetchall()) == expected
+    assert report.dropped_users == users - keep

@@ -11,7 +11,6 @@ file, then on the earlier line.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -32,11 +31,8 @@ CHAIN = [("orphans", {}), ("min-ratings", {"n": 2}), ("subsample", {"fraction": 
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(spark_ready):
     """One local Spark session for the module; the engine reuses an active session."""
-    pytest.importorskip("pyspark", reason="PySpark is not installed: pip install 'deepcart[spark]'")
-    if shutil.which("java") is None:
-        pytest.skip("Java is not installed (apt-get install -y openjdk-17-jre-headless)")
     from deepcart.plugins.engines.spark_engine import SparkEngineConfig, spark_session
 
     folder = Path(__import__("tempfile").mkdtemp(prefix="deepcart-spark-"))
@@ -165,7 +161,7 @@ def test_kcore_rounds_are_checkpointed(spark, tmp_path, real_data):
     report = REGISTRY.create("filter", "k-core", {"k": 3})
     with SparkEngine(SparkEngineConfig(master="local[2]")).open(con, tmp_path) as frame:
         result = report.apply(frame, seed=0)
-        plan = frame.session.table("interactions")._jdf.queryExecution().logical().toString()
+        plan = frame.session.table(frame.prefix + "interactions")._jdf.queryExecution().logical().toString()
     assert "rounds" in result.message and result.dropped_ratings > 0
     assert "Join" not in plan, plan
 

@@ -80,7 +80,7 @@ class SparkEngine:
         stage = Path(work).resolve() / STAGE
         stage.mkdir(parents=True, exist_ok=True)
         session, started = spark_session(self.config, stage)
-        saved = _session_state(session)
+        where, saved = self.config.master, None
         build = uuid.uuid4().hex[:12]
         checkpoints = f"{(self.config.checkpoint_dir or (stage / 'checkpoints').as_uri()).rstrip('/')}/deepcart-{build}"
         frame = None
@@ -89,19 +89,20 @@ class SparkEngine:
                 # PySpark warns on every pandas conversion that it does not support pandas 3 yet;
                 # the frames convert only small aggregates, through Arrow.
                 warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+                where, saved = session.sparkContext.master, _session_state(session)
                 session.sparkContext.setCheckpointDir(checkpoints)
                 frame = SparkFrame(session, stage, prefix=f"_deepcart_{build}_")
                 frame.load(con)
                 yield frame
         except spark_errors() as exc:  # a Java-side failure: say so plainly; the build leaves nothing
-            raise DeepcartError(f"Spark ({session.sparkContext.master}) failed: {first_line(exc)}; nothing was "
+            raise DeepcartError(f"Spark ({where}) failed: {first_line(exc)}; nothing was "
                                 "written. A driver out of memory: --engine-option driver_memory=8g") from exc
         finally:
             # Each step on its own: a dead JVM must not hide the error that killed it, nor keep the
             # later steps from running.
             steps = [lambda: frame is not None and frame.forget(*frame.views),
                      lambda: _delete(session, checkpoints),
-                     lambda: _restore(session, saved)]
+                     lambda: saved is not None and _restore(session, saved)]
             if started:
                 steps.append(session.stop)
             for step in steps:

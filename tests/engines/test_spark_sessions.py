@@ -67,3 +67,13 @@ def test_a_users_session_is_left_as_it_was(spark_ready, tmp_path, real_data):
         assert leftovers == []
     finally:
         session.stop()
+
+
+def test_a_failure_inside_spark_is_a_clear_error_and_leaves_nothing(spark_ready, tmp_path, real_data):
+    assert no_context()
+    spec = magazine_spec(tmp_path / "data", real_data, master="local[1]", driver_memory="1g",
+                         checkpoint_dir="file:///proc/deepcart-cannot-write-here")
+    with pytest.raises(DeepcartError, match=r"Spark \(local\[1\]\) failed: .*nothing was written"):
+        build_dataset(spec, REGISTRY, echo=lambda _m: None)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []  # no tag, no work folder
+    assert no_context()  # the engine's own session was stopped anyway

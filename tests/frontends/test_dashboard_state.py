@@ -422,12 +422,14 @@ def test_no_model_or_a_bad_model_is_a_message_with_the_train_command(synthetic_t
     data = load_dashboard_data(tag, data_dir, [], registry)
     assert not data.usable
     assert any(f"deepcart train --data-tag {tag}" in p for p in data.problems)
+    assert data.failures == []  # advice, not a failure: serve still starts and shows it
 
     not_a_model = tmp_path / "empty"
     not_a_model.mkdir()
     data = load_dashboard_data(tag, data_dir, [not_a_model, naive_model], registry)
     assert data.usable and list(data.models) == ["naive"]
     assert len(data.problems) == 1 and "not a deepcart model folder" in data.problems[0]
+    assert data.failures == data.problems  # a named model that did not load
 
     # the same model against another build of the dataset: refused, with the way out
     other = shutil.copytree(data_dir / tag, tmp_path / "other")
@@ -439,6 +441,7 @@ def test_no_model_or_a_bad_model_is_a_message_with_the_train_command(synthetic_t
 
     data = load_dashboard_data("no-such-tag", data_dir, [naive_model], registry)
     assert not data.usable and "Build one with `deepcart build`" in data.problems[0]
+    assert data.failures == data.problems
 
 
 # -- the Panel view, without a browser ---------------------------------------------------------------

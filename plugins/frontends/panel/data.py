@@ -49,6 +49,12 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
     suggested = next((n for n in names if registry.get("recommender", n).obj.personalised),
                      names[0] if names else "RECOMMENDER")
     problems: list[str] = []
+    failures: list[str] = []
+
+    def failed(message: str) -> None:
+        problems.append(message)
+        failures.append(message)
+
     started = time.perf_counter()
     try:
         read_manifest(data_tag, data_dir)  # a clear error when the tag does not exist
@@ -57,9 +63,9 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
         star_counts, sample_users = _tag_extras(tag_dir, catalogue)
         tag_sha = tag_manifest_sha256(tag_dir)
     except Exception as exc:  # a missing tag, unreadable Parquet, ...: a message, not a traceback
-        problems.append(exc.message if isinstance(exc, DeepcartError) else
-                        f"cannot read dataset {data_tag!r}: {type(exc).__name__}: {exc}")
-        return DashboardData(data_tag, empty_catalogue(), problems=problems,
+        failed(exc.message if isinstance(exc, DeepcartError) else
+               f"cannot read dataset {data_tag!r}: {type(exc).__name__}: {exc}")
+        return DashboardData(data_tag, empty_catalogue(), problems=problems, failures=failures,
                              train_hint=train_command_line(data_tag, suggested))
     echo(f"Loaded {len(catalogue):,} items of dataset {data_tag!r} in {time.perf_counter() - started:.1f} s.")
 
@@ -70,14 +76,14 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
             model, manifest = load_model(folder, registry, tag_sha256=tag_sha, any_build=any_build)
             scorer = SessionScorer(model, catalogue)
         except DeepcartError as exc:
-            problems.append(f"Model {folder} was not loaded: {exc.message}")
+            failed(f"Model {folder} was not loaded: {exc.message}")
             continue
         except Exception as exc:  # a third-party model's bug must not take the page down
-            problems.append(f"Model {folder} was not loaded: {type(exc).__name__}: {exc}")
+            failed(f"Model {folder} was not loaded: {type(exc).__name__}: {exc}")
             continue
         if not len(scorer.rows):
-            problems.append(f"Model {folder} knows none of the items of dataset {data_tag!r}; "
-                            f"train one on it with `{train_command_line(data_tag, suggested)}`.")
+            failed(f"Model {folder} knows none of the items of dataset {data_tag!r}; "
+                   f"train one on it with `{train_command_line(data_tag, suggested)}`.")
             continue
         recommender = manifest["recommender"]
         models[f"{recommender}\0{folder}"] = LoadedModel(recommender, folder, recommender, manifest, scorer)
@@ -87,7 +93,7 @@ def load_dashboard_data(data_tag: str, data_dir: Path | None, model_dirs: Sequen
         problems.append(f"No model is loaded for dataset {data_tag!r}. Train one with "
                         f"`{train_command_line(data_tag, suggested)}`, then serve it with "
                         f"`deepcart serve --data-tag {data_tag} --model DIR`.")
-    return DashboardData(data_tag, catalogue, models, problems, star_counts, sample_users, tag_dir,
+    return DashboardData(data_tag, catalogue, models, problems, failures, star_counts, sample_users, tag_dir,
                          train_hint=train_command_line(data_tag, suggested))
 
 

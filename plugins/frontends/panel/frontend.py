@@ -117,9 +117,8 @@ def run_server(registry, *, data_tag: str | None, data_dir: Path | None, models:
     data = load_dashboard_data(data_tag, data_dir, models, registry, echo=echo, any_build=any_build)
     # A dataset or model the person named that does not load is an error: a page that cannot show
     # what was asked for helps nobody. With nothing named, the page explains how to get a model.
-    failed = [p for p in data.problems if not p.startswith("No model is loaded")]
-    if asked_for and failed:
-        raise click.ClickException("not serving: " + " ".join(failed))
+    if asked_for and data.failures:
+        raise click.ClickException("not serving: " + " ".join(data.failures))
     for problem in data.problems:
         echo(f"deepcart: warning: {problem}")
 

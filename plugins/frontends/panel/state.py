@@ -161,6 +161,9 @@ class DashboardData:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     #: Messages for the page: a model that failed to load, no model given, no dataset, ...
     problems: list[str] = field(default_factory=list)
+    #: The problems that are failures of something the person named (the dataset, a model), as
+    #: opposed to advice ("no model is loaded: train one"): ``deepcart serve`` refuses to start on these.
+    failures: list[str] = field(default_factory=list)
     #: ``(len(catalogue), 5)``: how many 1..5-star ratings each item got.
     star_counts: np.ndarray | None = None
     #: A few existing users to offer for "start as an existing user": ``(user_id, n_ratings)``.

@@ -71,32 +71,34 @@ def load_npz(folder: Path, name: str) -> dict[str, np.ndarray]:
 
 
 def save_model_files(folder: Path, config: Any, arrays: dict[str, np.ndarray], *, kind: str,
-                     format_version: int) -> None:
+                     format_version: int, weights: str = WEIGHTS_FILE) -> None:
     """Write ``config`` (a pydantic model) as ``config.json`` and ``arrays`` as ``weights.npz``.
 
     :param kind: the recommender's name (for messages).
+    :param weights: the arrays' file name (the torch models keep their ``data.npz``).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if "format_version" in arrays:
-        raise ValueError(f"{kind}: 'format_version' is a reserved name in {WEIGHTS_FILE}")
-    np.savez(folder / WEIGHTS_FILE, format_version=np.array(format_version),
+        raise ValueError(f"{kind}: 'format_version' is a reserved name in {weights}")
+    np.savez(folder / weights, format_version=np.array(format_version),
              **{name: np.asarray(value) for name, value in arrays.items()})
     (folder / CONFIG_FILE).write_text(config.model_dump_json())
 
 
-def load_model_files(folder: Path, config_class: type, *, kind: str,
-                     format_version: int) -> tuple[Any, dict[str, np.ndarray]]:
+def load_model_files(folder: Path, config_class: type, *, kind: str, format_version: int,
+                     weights: str = WEIGHTS_FILE) -> tuple[Any, dict[str, np.ndarray]]:
     """Read a folder written by :func:`save_model_files`: the validated config and every array.
 
     :raises ValueError: the folder holds another format version than ``format_version``.
     """
     folder = Path(folder)
     config = config_class.model_validate_json(read_json_file(folder, CONFIG_FILE))
-    arrays = load_npz(folder, WEIGHTS_FILE)
+    arrays = load_npz(folder, weights)
     version = int(arrays.pop("format_version", 1))
     if version != format_version:
-        raise ValueError(f"{folder}: {kind} model format {version} (this version reads {format_version})")
+        raise ValueError(f"{folder}: {kind} model format {version} (this version reads {format_version}); "
+                         "train it again")
     return config, arrays
 
 

@@ -40,7 +40,7 @@ from deepcart.toolkit.engagement import (
     fit_engagement,
 )
 from deepcart.toolkit.id_index import IdIndex
-from deepcart.toolkit.model_files import checked_csr, load_npz, model_file, read_json_file
+from deepcart.toolkit.model_files import checked_csr, load_model_files, model_file, save_model_files
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -53,6 +53,8 @@ SCORE_BLOCK_BYTES = 64 * 2**20
 RATING_MIN, RATING_MAX = 1.0, 5.0
 #: Layout of ``data.npz`` (2: with the engagement model).
 FORMAT_VERSION = 2
+#: The arrays of a saved torch model (beside its state dict, model.pt).
+DATA_FILE = "data.npz"
 
 
 class TorchRecommender(EngagementRanking):
@@ -247,17 +249,16 @@ class TorchRecommender(EngagementRanking):
 
         self._check_fitted()
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(self.config.model_dump_json())
-        state = {k: v.detach().cpu() for k, v in self._net.state_dict().items()}
-        torch.save(state, folder / "model.pt")
-        np.savez(
-            folder / "data.npz",
+        arrays = dict(
             items=self._items.ids, users=self._users.ids, active=self._active,
             indptr=self._train.indptr.astype(np.int64), indices=self._train.indices.astype(np.int32),
             data=self._train.data.astype(np.float32), mean=np.float64(self._mean),
-            format_version=np.array(FORMAT_VERSION), **engagement_arrays(self._engagement),
+            **engagement_arrays(self._engagement),
         )
+        save_model_files(folder, self.config, arrays, kind=self.label, format_version=FORMAT_VERSION,
+                         weights=DATA_FILE)
+        state = {k: v.detach().cpu() for k, v in self._net.state_dict().items()}
+        torch.save(state, folder / "model.pt")
 
     @classmethod
     def load(cls, folder: Path) -> TorchRecommender:
@@ -266,15 +267,11 @@ class TorchRecommender(EngagementRanking):
         import torch
 
         folder = Path(folder)
-        config = cls.Config.model_validate_json(read_json_file(folder, "config.json"))
+        config, data = load_model_files(folder, cls.Config, kind=cls.label, format_version=FORMAT_VERSION,
+                                        weights=DATA_FILE)
         model = cls(config)
         # weights_only: torch's restricted unpickler refuses anything but tensors and containers.
         state = torch.load(model_file(folder, "model.pt"), map_location="cpu", weights_only=True)
-        data = load_npz(folder, "data.npz")
-        version = int(data["format_version"]) if "format_version" in data else 1
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{folder}: {cls.label} model format {version} (this version reads "
-                             f"{FORMAT_VERSION}); train it again")
         model._items, model._users = IdIndex(data["items"]), IdIndex(data["users"])
         model._engagement = engagement_from_arrays(data, len(model._items))
         model._active = np.asarray(data["active"]).astype(np.int64)

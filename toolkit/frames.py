@@ -79,7 +79,7 @@ class Frame:
 
     def values(self, table: ir.Table, **aggregates: Any) -> dict[str, Any]:
         """Several aggregates of ``table`` in one query, as Python values (a NULL sum is 0)."""
-        row = self.backend.to_pyarrow(table.aggregate(**aggregates)).to_pylist()[0]
+        row = self.rows(table.aggregate(**aggregates))[0]
         return {name: (0 if value is None else value) for name, value in row.items()}
 
     def rows(self, table: ir.Table) -> list[dict[str, Any]]:
@@ -144,10 +144,7 @@ class DuckDBFrame(Frame):
         con.execute(f"SET python_enable_replacements = {'true' if before[1] else 'false'}")
 
     def has_table(self, name: str) -> bool:
-        found = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? UNION ALL "
-            "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name, name]).fetchall()
-        return any(n for (n,) in found)
+        return has_relation(self.con, name)
 
     def _sql(self, expr: ir.Table) -> str:
         return str(self.backend.compile(expr))
@@ -173,6 +170,13 @@ class DuckDBFrame(Frame):
     def write_parquet(self, table: ir.Table, path: Path, order_by: Sequence[str]) -> None:
         self.con.execute(f"COPY ({self._sql(table.order_by(list(order_by)))}) TO {sql_str(path)} "
                          "(FORMAT parquet, COMPRESSION zstd)")
+
+
+def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``con`` has a table or a view called ``name``."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? UNION ALL "
+                        "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name, name]).fetchall()
+    return any(n for (n,) in found)
 
 
 def as_frame(data: Any) -> Frame:

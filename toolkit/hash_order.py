@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
@@ -85,8 +84,3 @@ def cut(fraction: float | Decimal, n: int) -> int:
     with localcontext() as ctx:
         ctx.prec = 60
         return max(0, min(n, math.ceil(value * n)))
-
-
-def cuts(fractions: Sequence[float], n: int) -> list[int]:
-    """:func:`cut` of each fraction."""
-    return [cut(f, n) for f in fractions]

@@ -14,10 +14,28 @@ from typing import Any
 import click
 
 from deepcart import hookimpl
+from deepcart.plugins.commands import DATA_DIR_OPTION, DEFAULT_SPLITTER
 from deepcart.pipeline.default_dataset import DEFAULT_SYNTH_REVIEWS, DEFAULT_TAG
 
 #: The built-in filters in the default chain order; ``--filter-order`` changes it.
 DEFAULT_ORDER = ("min-interactions", "min-ratings", "orphans", "subsample", "k-core")
+
+
+def engine_flags(what: str, note: str = ""):
+    """``--engine``, ``--spark-master`` and ``--engine-option``, for a command that runs ``what``."""
+    def decorate(command):
+        for option in reversed((
+            click.option("--engine", default="duckdb", show_default=True, metavar="NAME",
+                         help=f"Where {what} runs: duckdb (embedded, this machine) or spark (PySpark: pip "
+                              f"install 'deepcart[spark]'; a cluster with --spark-master). {note}".rstrip()),
+            click.option("--spark-master", metavar="URL",
+                         help="Spark master for --engine spark (default local[*]): spark://host:7077, yarn, k8s://..."),
+            click.option("--engine-option", "engine_option", multiple=True, metavar="KEY=VALUE",
+                         help="Engine option, repeatable; spark: driver_memory=8g, checkpoint_dir=/shared/ckpt."),
+        )):
+            command = option(command)
+        return command
+    return decorate
 
 
 def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orphans: bool,
@@ -78,13 +96,7 @@ def filter_chain(*, min_interactions: int | None, min_ratings: int | None, orpha
 @click.option("--on-bad-records", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="fail: stop at the first bad line, naming file and line; skip: drop bad lines and "
                    "write them to rejects.jsonl in the tag.")
-@click.option("--engine", default="duckdb", show_default=True, metavar="NAME",
-              help="Where the filter chain runs: duckdb (embedded, this machine) or spark (PySpark: "
-                   "pip install 'deepcart[spark]'; a cluster with --spark-master). Ingest is DuckDB's either way.")
-@click.option("--spark-master", metavar="URL",
-              help="Spark master for --engine spark (default local[*]): spark://host:7077, yarn, k8s://...")
-@click.option("--engine-option", "engine_option", multiple=True, metavar="KEY=VALUE",
-              help="Engine option, repeatable; spark: driver_memory=8g, checkpoint_dir=/shared/ckpt.")
+@engine_flags("the filter chain", "Ingest is DuckDB's either way.")
 @click.option("--memory-limit", default="4GB", show_default=True, help="DuckDB memory limit.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--max-line-size", default="16MiB", show_default=True, metavar="SIZE",
@@ -163,16 +175,11 @@ def engine_choice(registry, engine: str, spark_master: str | None, pairs=()) -> 
 
 @click.command("split")
 @click.option("--data-tag", default=DEFAULT_TAG, show_default=True, help="Dataset tag to split.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Data folder (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
-@click.option("--splitter", default="user-holdout", show_default=True, help="Splitter that makes the split.")
+@DATA_DIR_OPTION
+@click.option("--splitter", default=DEFAULT_SPLITTER, show_default=True, help="Splitter that makes the split.")
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@click.option("--engine", default="duckdb", show_default=True, metavar="NAME",
-              help="Where the split runs: duckdb or spark (pip install 'deepcart[spark]').")
-@click.option("--spark-master", metavar="URL", help="Spark master for --engine spark (default local[*]).")
-@click.option("--engine-option", "engine_option", multiple=True, metavar="KEY=VALUE",
-              help="Engine option, repeatable; spark: driver_memory=8g, checkpoint_dir=/shared/ckpt.")
+@engine_flags("the split")
 @click.option("--force", is_flag=True, help="Replace an existing split with the same splitter, options and seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 @click.pass_obj

@@ -11,17 +11,12 @@ from typing import Any
 import click
 
 from deepcart import hookimpl
-from deepcart.plugins.commands import DEFAULT_SPLITTER
+from deepcart.plugins.commands import DATA_DIR_OPTION, DEFAULT_SPLITTER
 from deepcart.pipeline.picks import DEFAULT_MIN_ENGAGEMENT
 
 #: What `deepcart run` trains when no --recommender is given: the winner of the worst lists on the
 #: real sets (benchmarks/README.md, "Quality on real data"), and fast.
 DEFAULT_RECOMMENDER = "knn"
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Folder holding dataset tags (default: $DEEPCART_DATA or ~/.local/share/deepcart).")
-
 
 def _echo(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))

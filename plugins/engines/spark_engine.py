@@ -39,7 +39,7 @@ import pydantic
 
 from deepcart import hookimpl
 from deepcart.errors import DeepcartError
-from deepcart.toolkit.frames import COLUMNS, ITEMS, TABLE, Frame, Key
+from deepcart.toolkit.frames import COLUMNS, ITEMS, TABLE, Frame, Key, has_relation
 from deepcart.toolkit.sql import sql_str
 
 if TYPE_CHECKING:
@@ -249,9 +249,7 @@ class SparkFrame(Frame):
         ratings = self.stage / "interactions.parquet"
         con.execute(f"COPY (SELECT {columns} FROM {TABLE}) TO {sql_str(ratings)} (FORMAT parquet)")
         self._view(self.session.read.parquet(ratings.as_uri()), TABLE)
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
-                             [ITEMS]).fetchall()[0][0]
-        if exists:
+        if has_relation(con, ITEMS):
             ids = self.stage / "items.parquet"
             con.execute(f"COPY (SELECT DISTINCT parent_asin FROM {ITEMS} WHERE parent_asin IS NOT NULL) "
                         f"TO {sql_str(ids)} (FORMAT parquet)")
@@ -260,12 +258,8 @@ class SparkFrame(Frame):
     def has_table(self, name: str) -> bool:
         return name in self.views
 
-    def values(self, table: ir.Table, **aggregates) -> dict:
-        # collect() rows straight from Spark: ibis would go through pandas for one row of counts.
-        row = self._df(table.aggregate(**aggregates)).collect()[0].asDict()
-        return {name: (0 if value is None else value) for name, value in row.items()}
-
     def rows(self, table: ir.Table) -> list[dict]:
+        # collect() rows straight from Spark: ibis would go through pandas.
         return [row.asDict() for row in self._df(table).collect()]
 
     def _df(self, expr: ir.Table):
@@ -291,21 +285,22 @@ class SparkFrame(Frame):
         import duckdb
 
         folder = self.stage / f"out-{Path(path).stem}"
-        self._df(table).write.mode("overwrite").parquet(folder.as_uri())
         # Spark writes a folder of part files; DuckDB sorts them into the one file a tag holds.
         with duckdb.connect() as con:
-            order = ", ".join(order_by)
-            con.execute(f"COPY (SELECT * FROM read_parquet({sql_str(str(folder / '*.parquet'))}) ORDER BY {order}) "
+            con.execute(f"COPY (SELECT * FROM {self._spill(table, folder)} ORDER BY {', '.join(order_by)}) "
                         f"TO {sql_str(path)} (FORMAT parquet, COMPRESSION zstd)")
         shutil.rmtree(folder, ignore_errors=True)
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the rows of ``con``'s ``interactions`` with the frame's (its constraints stay)."""
-        folder = self.stage / "kept"
-        self._df(self.interactions().select(list(COLUMNS))).write.mode("overwrite").parquet(folder.as_uri())
+        kept = self._spill(self.interactions().select(list(COLUMNS)), self.stage / "kept")
         con.execute(f"DELETE FROM {TABLE}")
-        con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} "
-                    f"FROM read_parquet({sql_str(str(folder / '*.parquet'))})")
+        con.execute(f"INSERT INTO {TABLE} SELECT {', '.join(COLUMNS)} FROM {kept}")
+
+    def _spill(self, table: ir.Table, folder: Path) -> str:
+        """Write ``table`` as Parquet part files into ``folder``; DuckDB's ``read_parquet`` of them."""
+        self._df(table).write.mode("overwrite").parquet(folder.as_uri())
+        return f"read_parquet({sql_str(str(folder / '*.parquet'))})"
 
 
 @hookimpl

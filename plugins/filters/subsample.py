@@ -1,8 +1,8 @@
 """The ``subsample`` filter: keep a seeded random sample of users, with all their ratings.
 
 Users are ranked by ``md5("<seed>:<user_id>")`` (ties, which md5 makes practically impossible, by
-``user_id``) and the first ``n`` are kept (:mod:`deepcart.toolkit.hash_order`: no global sort). md5 is a fixed standard, so the sample is the same on every
-run, machine and DuckDB version. DuckDB's ``hash()`` is not: its maintainers call it an internal hash
+``user_id``) and the first ``n`` are kept (:mod:`deepcart.toolkit.hash_order`: no global sort). md5 is
+a fixed standard, so the sample is the same on every run, machine, DuckDB version and engine. DuckDB's ``hash()`` is not: its maintainers call it an internal hash
 that may change between releases, and it did between 1.2.2 and 1.3.0; ``md5_number`` changed from a
 signed to an unsigned type, which reorders its values. Ranking also makes samples nested: for one
 seed, the users kept with ``n=1000`` are among those kept with ``n=2000``.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.toolkit.frames import as_frame
+from deepcart.toolkit.frames import COLUMNS, as_frame
 
 if TYPE_CHECKING:
     from deepcart.toolkit.frames import Frame
@@ -48,7 +48,7 @@ class Temporal:
         frame = as_frame(frame)
         t = frame.interactions()
         v, cut = moment(self.config.val_cut), moment(self.config.test_cut)
-        cols = ["user_id", "parent_asin", "rating", "timestamp"]
+        cols = list(COLUMNS)
         frame.save("train", t.filter(t.timestamp < v).select(cols))
         for part, lo, hi in (("val", v, cut), ("test", cut, None)):
             window = [t.timestamp >= lo] + ([t.timestamp < hi] if hi is not None else [])

@@ -4,10 +4,10 @@ rest as *check* (what it must predict).
 
 Assignment is seeded and stable across machines, DuckDB versions and engines: users are ordered by
 ``md5(seed || ':' || user_id)`` and cut at the train/val fractions, as written, counted exactly
-(:mod:`deepcart.toolkit.hash_order`: no global sort), so DuckDB and Spark cut at the same user. Within a val/test user, the
-check ratings are a seeded random ``check_fraction`` of their ratings (``round(fraction * n)``, half
-up, at least ``min_check``, and at least one rating always stays as input), or their newest ones
-with ``holdout=newest`` (ties broken by item). The split is written once, in ibis
+(:mod:`deepcart.toolkit.hash_order`: no global sort), so DuckDB and Spark cut at the same user.
+Within a val/test user, the check ratings are a seeded random ``check_fraction`` of their ratings
+(``round(fraction * n)``, half up, at least ``min_check``, and at least one rating always stays as
+input), or their newest ones with ``holdout=newest`` (ties broken by item). The split is written once, in ibis
 (:mod:`deepcart.toolkit.frames`), and runs on every engine.
 """
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import pydantic
 
 from deepcart import hookimpl
-from deepcart.toolkit.frames import as_frame, temp
+from deepcart.toolkit.frames import COLUMNS, as_frame, temp
 from deepcart.toolkit.hash_order import cut, hash_order
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class UserHoldout:
         product = ibis.literal(fraction, type=f"decimal({scale + 1}, {scale})") * ranked.n_user
         rounded = product.cast(f"decimal(38, {scale})").round().cast("int64")
         n_check = ibis.least(ibis.greatest(rounded, c.min_check), ranked.n_user - 1)
-        cols = ["user_id", "parent_asin", "rating", "timestamp"]
+        cols = list(COLUMNS)
         frame.save("train", ranked.filter(ranked.part == "train").select(cols))
         for part in ("val", "test"):
             mine = ranked.part == part

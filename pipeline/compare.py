@@ -153,15 +153,59 @@ def compare(registry, split, systems: Sequence[System], metric_names: Sequence[s
             k: int = 10, min_engagement: Mapping[str, int] | None = None, seed: int = 0,
             baseline: str = "popularity", resamples: int = 1000, level: float = 0.95, alpha: float = 0.05,
             echo: Callable[[str], None] = print, quiet: bool = True) -> Comparison:
-    """Train and evaluate every system on ``split``; the table with intervals and paired tests."""
+    """Train and evaluate every system on ``split``; the table with intervals and paired tests.
+
+    ``split`` may also be a sequence of splits whose ``part`` users are disjoint, such as the folds
+    of a cross-validation (:func:`fold_splits`): every system is trained and judged on each, and the
+    statistics are computed over all their users together (each user counted once), so a small
+    dataset yields as many judged users as it has.
+    """
+    if baseline not in {s.label for s in systems}:
+        raise DeepcartError(f"the baseline {baseline!r} is not among the systems compared")
+    floors = parse_min_engagement(min_engagement if min_engagement is not None else DEFAULT_MIN_ENGAGEMENT)
+    splits = list(split) if isinstance(split, (list, tuple)) else [split]
+    by_split = []
+    for number, one in enumerate(splits):
+        if len(splits) > 1:
+            echo(f"Fold {number + 1} of {len(splits)}")
+        by_split.append(_run_systems(registry, one, systems, metric_names, part=part, k=k, floors=floors,
+                                     seed=seed, echo=echo, quiet=quiet))
+    runs = by_split[0] if len(by_split) == 1 else [_pooled(column) for column in zip(*by_split)]
+    done = [r for r in runs if r.report is not None]
+    if not done:
+        raise DeepcartError("every system failed: " + "; ".join(f"{r.system.label}: {r.error}" for r in runs))
+    reference = next((r for r in done if r.system.label == baseline), None)
+    user_ids = done[0].report.user_ids
+    rows = _rows(done, reference, resamples=resamples, level=level, alpha=alpha, seed=seed)
+    relevant = {}
+    for d in DIRECTIONS:
+        values = [v for (m, dd), v in done[0].report.per_user.items() if dd == d]
+        relevant[d] = int(np.sum(~np.isnan(values[0]))) if values else 0
+    return Comparison(runs, rows, baseline, user_ids, done[0].report.n_users, relevant)
+
+
+def fold_splits(tag_dir, registry, splitter: str, options: Mapping[str, Any], folds: int, *, seed: int,
+                echo: Callable[[str], None] = print) -> list:
+    """The ``folds`` splits of a user cross-validation (``folds=K, fold=0..K-1`` of ``splitter``)."""
+    from deepcart.pipeline.splits import split_dataset
+
+    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
+    if "folds" not in fields or "fold" not in fields:
+        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
+    if "folds" in options or "fold" in options:
+        raise DeepcartError("give the number of folds with --folds, not as a split option")
+    return [split_dataset(tag_dir, registry, splitter, {**options, "folds": folds, "fold": fold}, seed=seed,
+                          echo=echo) for fold in range(folds)]
+
+
+def _run_systems(registry, split, systems: Sequence[System], metric_names: Sequence[str], *, part: str, k: int,
+                 floors: Mapping[str, int], seed: int, echo: Callable[[str], None], quiet: bool) -> list[SystemRun]:
+    """Train and evaluate every system on one split (a failure is recorded, the others go on)."""
     from deepcart.pipeline.evaluate import load_part
     from deepcart.pipeline.experiment import evaluate_model, fit_recommender
     from deepcart.pipeline.peers import make_peer
     from deepcart.pipeline.ratings_io import ratings_from_parquet
 
-    if baseline not in {s.label for s in systems}:
-        raise DeepcartError(f"the baseline {baseline!r} is not among the systems compared")
-    floors = parse_min_engagement(min_engagement if min_engagement is not None else DEFAULT_MIN_ENGAGEMENT)
     train = ratings_from_parquet(split.part("train"))
     tables_by_catalogue: dict[bytes, Any] = {}
     runs: list[SystemRun] = []
@@ -189,17 +233,30 @@ def compare(registry, split, systems: Sequence[System], metric_names: Sequence[s
         except (DeepcartError, MemoryError, ValueError, RuntimeError) as exc:
             run.error = f"{type(exc).__name__}: {exc}"
             echo(f"{system.label} failed: {run.error}")
-    done = [r for r in runs if r.report is not None]
-    if not done:
-        raise DeepcartError("every system failed: " + "; ".join(f"{r.system.label}: {r.error}" for r in runs))
-    reference = next((r for r in done if r.system.label == baseline), None)
-    user_ids = done[0].report.user_ids
-    rows = _rows(done, reference, resamples=resamples, level=level, alpha=alpha, seed=seed)
-    relevant = {}
-    for d in DIRECTIONS:
-        values = [v for (m, dd), v in done[0].report.per_user.items() if dd == d]
-        relevant[d] = int(np.sum(~np.isnan(values[0]))) if values else 0
-    return Comparison(runs, rows, baseline, user_ids, done[0].report.n_users, relevant)
+    return runs
+
+
+def _pooled(runs: Sequence[SystemRun]) -> SystemRun:
+    """One system's runs on several splits as one: per-user values side by side, fit times summed.
+
+    A system that failed on any split failed (its values would not pair with the others').
+    """
+    from deepcart.pipeline.evaluate import EvalReport
+
+    pooled = SystemRun(runs[0].system, fit_seconds=float(sum(r.fit_seconds for r in runs)))
+    failed = [(n, r) for n, r in enumerate(runs) if r.report is None]
+    if failed:
+        n, run = failed[0]
+        pooled.error = f"fold {n + 1}: {run.error}"
+        return pooled
+    keys = list(dict.fromkeys(key for r in runs for key in r.report.per_user))
+    pooled.report = EvalReport(
+        rows=runs[0].report.rows,  # read for each metric's direction of goodness only
+        per_user={key: np.concatenate([r.report.per_user.get(key, np.full(r.report.n_users, np.nan))
+                                       for r in runs]) for key in keys},
+        user_ids=np.concatenate([r.report.user_ids for r in runs]),
+        n_users=sum(r.report.n_users for r in runs))
+    return pooled
 
 
 def _rows(done: Sequence[SystemRun], reference: SystemRun | None, *, resamples: int, level: float,

@@ -37,8 +37,13 @@ class Split:
 
 
 def split_key(splitter: str, config: Mapping[str, Any], seed: int) -> str:
-    """The folder name of a split: splitter name plus a short hash of its options and seed."""
-    blob = json.dumps({"splitter": splitter, "config": dict(config), "seed": seed}, sort_keys=True)
+    """The folder name of a split: splitter name plus a short hash of its options and seed.
+
+    Options left unset (None) do not count, so adding an optional option keeps the folders of
+    existing splits.
+    """
+    config = {k: v for k, v in dict(config).items() if v is not None}
+    blob = json.dumps({"splitter": splitter, "config": config, "seed": seed}, sort_keys=True)
     return f"{splitter}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 

@@ -38,6 +38,10 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("--split", "part", type=click.Choice(["val", "test"]), default="test", show_default=True)
 @click.option("--splitter", default=DEFAULT_SPLITTER, show_default=True, help="Splitter that makes the split.")
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
+@click.option("--folds", type=click.IntRange(min=2), metavar="K",
+              help="Cross-validate: cut the users into K folds, judge each fold's users by systems trained on the "
+                   "others, and pool them (every user is judged once). Costs K trainings per system; worth it "
+                   "on small datasets.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the split, of training and of the resampling.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs for the neural recommenders.")
@@ -51,7 +55,7 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.pass_obj
 def compare_command(plugins, data_tag, data_dir, recommenders, options, baseline, with_baselines, peers, no_peers,
-                    metrics, default_k, min_engagement, part, splitter, split_option, seed, epochs, resamples, alpha,
+                    metrics, default_k, min_engagement, part, splitter, split_option, folds, seed, epochs, resamples, alpha,
                     as_json, per_user, quiet) -> None:
     """Compare recommenders, baselines and peer libraries on one split, in both directions.
 
@@ -60,11 +64,20 @@ def compare_command(plugins, data_tag, data_dir, recommenders, options, baseline
     held-out rating <= 2, over items with >= 5 train ratings). For each metric the table gives each
     system's mean with a bootstrap confidence interval, and its paired difference to --baseline with
     the difference's interval and the p-value of a paired randomisation test (per user; not
-    corrected for multiple comparisons). See the README, "Quality on real data".
+    corrected for multiple comparisons). With --folds K the users are cross-validated: the table
+    pools K splits, each user judged once. See the README, "Quality on real data".
     """
     from deepcart.errors import DeepcartError
     from deepcart.config import parse_options
-    from deepcart.pipeline.compare import BASELINES, DEFAULT_METRICS, compare, parse_min_engagement, plan_systems, render
+    from deepcart.pipeline.compare import (
+        BASELINES,
+        DEFAULT_METRICS,
+        compare,
+        fold_splits,
+        parse_min_engagement,
+        plan_systems,
+        render,
+    )
     from deepcart.pipeline.default_dataset import tag_or_default
     from deepcart.pipeline.evaluate import parse_metric, write_parquet
     from deepcart.pipeline.peers import installed_peers
@@ -88,17 +101,21 @@ def compare_command(plugins, data_tag, data_dir, recommenders, options, baseline
         raise DeepcartError(f"--baseline {baseline!r} is not among the systems: "
                             f"{', '.join(s.label for s in systems)}")
     tag, tag_dir = tag_or_default(registry, data_tag, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty())
-    split = split_dataset(tag_dir, registry, splitter, parse_options(split_option), seed=seed, echo=echo)
+    if folds:
+        split = fold_splits(tag_dir, registry, splitter, parse_options(split_option), folds, seed=seed, echo=echo)
+    else:
+        split = split_dataset(tag_dir, registry, splitter, parse_options(split_option), seed=seed, echo=echo)
     result = compare(registry, split, systems, metrics or DEFAULT_METRICS, part=part, k=default_k,
                      min_engagement=floors, seed=seed, baseline=baseline, resamples=resamples, level=1 - alpha,
                      alpha=alpha, echo=echo, quiet=quiet)
     if per_user:
         write_parquet(per_user, result.per_user_columns())
     if as_json:
-        click.echo(json.dumps({"data_tag": tag, "split": part, "min_engagement": floors, "alpha": alpha,
+        click.echo(json.dumps({"data_tag": tag, "split": part, "folds": folds, "min_engagement": floors, "alpha": alpha,
                                **result.to_json()}, indent=2))
         return
-    title = (f"deepcart compare on {tag!r} ({part}: {result.n_users:,} users; worst lists over items with "
+    judged = f"{part} users of {folds} folds" if folds else part
+    title = (f"deepcart compare on {tag!r} ({judged}: {result.n_users:,} users; worst lists over items with "
              f">= {floors['worst']} train ratings, best lists over items with >= {floors['best']})")
     click.echo(render(result, title=title, level=1 - alpha))
 

@@ -5,6 +5,10 @@ rest as *check* (what it must predict).
 Assignment is seeded and stable across machines, DuckDB versions and engines: users are ordered by
 ``md5(seed || ':' || user_id)`` and cut at the train/val fractions, as written, counted exactly
 (:mod:`deepcart.toolkit.hash_order`: no global sort), so DuckDB and Spark cut at the same user.
+With ``folds=K`` (cross-validation, ``deepcart compare --folds K``) the hash order is cut into ``K``
+equal blocks instead: the test users are block ``fold`` (positions ``fold*n//K`` up to
+``(fold+1)*n//K``), the validation users the next ``val`` share of the order after it (wrapping
+round), and every other user trains; over ``fold = 0 .. K-1`` each user is a test user exactly once.
 Within a val/test user, the check ratings are a seeded random ``check_fraction`` of their ratings
 (``round(fraction * n)``, half up, at least ``min_check``, and at least one rating always stays as
 input), or their newest ones with ``holdout=newest`` (ties broken by item). The split is written once, in ibis
@@ -37,11 +41,24 @@ class UserHoldoutConfig(pydantic.BaseModel):
     check_fraction: float = pydantic.Field(0.2, gt=0, lt=1, description="share of a held-out user's ratings to check")
     min_check: int = pydantic.Field(1, ge=1, description="at least this many check ratings per held-out user")
     holdout: Literal["random", "newest"] = "random"
+    folds: int | None = pydantic.Field(
+        None, ge=2, description="cross-validation: cut the users into this many folds (train is then the rest)")
+    fold: int | None = pydantic.Field(None, ge=0, description="with folds: which fold is the test users (0-based)")
 
     @pydantic.model_validator(mode="after")
     def _fractions_fit(self) -> UserHoldoutConfig:
-        if self.train + self.val >= 1:
-            raise ValueError(f"train + val must leave users for test (got {self.train} + {self.val})")
+        if self.folds is None:
+            if self.fold is not None:
+                raise ValueError("fold needs folds (the number of folds)")
+            if self.train + self.val >= 1:
+                raise ValueError(f"train + val must leave users for test (got {self.train} + {self.val})")
+            return self
+        if "train" in self.model_fields_set:
+            raise ValueError("with folds, train is every user outside the test fold and val: do not set train")
+        if self.fold is None or self.fold >= self.folds:
+            raise ValueError(f"fold must be one of 0 .. {self.folds - 1} with folds={self.folds}")
+        if self.val + 1 / self.folds >= 1:
+            raise ValueError(f"val + one fold must leave users for train (got {self.val} + 1/{self.folds})")
         return self
 
 
@@ -68,11 +85,7 @@ class UserHoldout:
 
         c = self.config
         hashed = hash_order(frame, t, "user_id", seed, "users")
-        # The user at position pos (0-based, hash order) is in train when pos < train * n, as the
-        # fractions are written (train + val as the float sum): cut() counts those positions exactly.
-        train, train_val = cut(c.train, hashed.size), cut(c.train + c.val, hashed.size)
-        users = hashed.table.select("user_id", part=ibis.cases(
-            (hashed.first(train), "train"), (hashed.first(train_val), "val"), else_="test"))
+        users = hashed.table.select("user_id", part=self._parts(hashed))
         if c.holdout == "newest":
             order = [t.timestamp.desc(), t.parent_asin]
         else:
@@ -95,6 +108,23 @@ class UserHoldout:
             mine = ranked.part == part
             frame.save(f"{part}_check", ranked.filter(mine, ranked.pick <= n_check).select(cols))
             frame.save(f"{part}_input", ranked.filter(mine, ranked.pick > n_check).select(cols))
+
+    def _parts(self, hashed):
+        """Each user's part ("train", "val" or "test") from their position in the hash order."""
+        import ibis
+
+        c, n = self.config, hashed.size
+        if c.folds is None:
+            # The user at position pos (0-based, hash order) is in train when pos < train * n, as the
+            # fractions are written (train + val as the float sum): cut() counts those positions exactly.
+            train, train_val = cut(c.train, n), cut(c.train + c.val, n)
+            return ibis.cases((hashed.first(train), "train"), (hashed.first(train_val), "val"), else_="test")
+        # Integer bounds, so the K test blocks tile the order exactly.
+        low, high = c.fold * n // c.folds, (c.fold + 1) * n // c.folds
+        test = hashed.first(high) & ~hashed.first(low)
+        end = high + min(cut(c.val, n), n - (high - low))
+        val = (hashed.first(end) & ~hashed.first(high)) if end <= n else (~hashed.first(high) | hashed.first(end - n))
+        return ibis.cases((test, "test"), (val, "val"), else_="train")
 
 
 @hookimpl

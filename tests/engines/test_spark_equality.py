@@ -133,6 +133,7 @@ def test_real_slices_build_equal(spark, tmp_path, real_data, files, loader):
 @pytest.mark.parametrize("splitter,options", [
     ("user-holdout", {}),
     ("user-holdout", {"train": 0.6, "val": 0.2, "check_fraction": 0.35, "holdout": "newest"}),
+    ("user-holdout", {"folds": 5, "fold": 4, "val": 0.15}),  # the val block wraps round
     ("temporal", {"val_cut": 1451606400000, "test_cut": 1546300800000}),  # 2016, 2019
 ])
 def test_split_parts_equal(spark, tmp_path, real_data, splitter, options):

@@ -139,3 +139,48 @@ def test_an_unknown_baseline_is_refused_before_training(synthetic_tag):
     assert result.exit_code != 0 and "--baseline 'knn' is not among the systems" in result.output
     assert "Training" not in result.output
     np.testing.assert_equal(result.exception is None or isinstance(result.exception, SystemExit), True)
+
+
+def test_folds_judge_every_user_once_and_pool_the_statistics(synthetic_tag):
+    from deepcart.pipeline.compare import fold_splits
+    from deepcart.plugin_manager import load_plugins
+
+    data_dir, tag = synthetic_tag
+    registry = load_plugins(strict=False, only=None).registry
+    splits = fold_splits(data_dir / tag, registry, "user-holdout", {}, 3, seed=0, echo=lambda _m: None)
+    systems = plan_systems(registry, ["naive"], [], baselines=BASELINES, peers=[])
+    pooled = compare(registry, splits, systems, ["ndcg@10"], resamples=200, echo=lambda _m: None)
+    one_by_one = [compare(registry, s, systems, ["ndcg@10"], resamples=200, echo=lambda _m: None) for s in splits]
+    # Each fold's test users are other people; together they are every user with a check rating.
+    users = [set(r.user_ids) for r in one_by_one]
+    assert not users[0] & users[1] and not users[0] & users[2] and not users[1] & users[2]
+    assert pooled.n_users == sum(r.n_users for r in one_by_one) == len(set(pooled.user_ids))
+    checked = set()
+    for s in splits:
+        checked |= set(pq.read_table(s.part("test_check")).column("user_id").to_pylist())
+    assert set(pooled.user_ids) == checked
+    # The pooled mean is the mean over all users of the folds, not a mean of the fold means.
+    for row in pooled.rows:
+        values = np.concatenate([r.runs[[x.system.label for x in r.runs].index(row["system"])]
+                                 .report.per_user[(row["metric"], row["direction"])] for r in one_by_one])
+        values = values[~np.isnan(values)]
+        assert row["users"] == len(values) and row["value"] == pytest.approx(values.mean())
+    fit = {r.system.label: r.fit_seconds for r in pooled.runs}
+    assert fit["naive"] > 0
+
+
+def test_compare_command_cross_validates(synthetic_tag):
+    data_dir, tag = synthetic_tag
+    result = invoke("compare", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                    "--no-peers", "--metric", "ndcg@10", "--resamples", "200", "--folds", "2", "-q")
+    assert result.exit_code == 0, result.output
+    assert "test users of 2 folds" in result.output
+    refused = invoke("compare", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                     "--no-peers", "--folds", "2", "--split-option", "fold=1", "-q")
+    assert refused.exit_code != 0 and "--folds, not as a split option" in refused.output
+    other = invoke("compare", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                   "--no-peers", "--folds", "2", "--splitter", "temporal", "-q")
+    assert other.exit_code != 0 and "cross-validation needs user-holdout" in other.output
+    one = invoke("compare", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                 "--no-peers", "--folds", "1")
+    assert one.exit_code != 0 and "--folds" in one.output

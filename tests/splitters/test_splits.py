@@ -115,3 +115,46 @@ def test_split_runner_writes_reuses_and_drops_unseen_items(deepcart_registry, tm
     again = split_dataset(tmp_path, deepcart_registry, "user-holdout", seed=3, echo=lambda _: None)
     assert again.path == split.path and again.part("train").stat().st_mtime_ns == mtime
     assert split_dataset(tmp_path, deepcart_registry, "user-holdout", seed=4, echo=lambda _: None).path != split.path
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(triples=pairs, seed=st.integers(0, 5), folds=st.integers(2, 6), val=st.sampled_from([0.0, 0.1, 0.25]))
+def test_folds_judge_every_user_once(deepcart_registry, triples, seed, folds, val):
+    from deepcart.toolkit.hash_order import cut
+
+    table = ratings_table(triples)
+    everyone = {f"U{u}" for u, _, _ in triples}
+    n = len(everyone)
+    tested: list[set] = []
+    for fold in range(folds):
+        parts = run_split(deepcart_registry, table, options={"folds": folds, "fold": fold, "val": val}, seed=seed)
+        users = {name: {u for u, _ in rows} for name, rows in parts.items()}
+        test = users["test_input"] | users["test_check"]
+        held_val = users["val_input"] | users["val_check"]
+        assert not test & held_val and not test & users["train"] and not held_val & users["train"]
+        assert test | held_val | users["train"] == everyone
+        # Fold f holds positions f*n//K .. (f+1)*n//K of the hash order; val the next val share.
+        assert len(test) == (fold + 1) * n // folds - fold * n // folds
+        assert len(held_val) == min(cut(val, n), n - len(test))
+        tested.append(test)
+    assert sum(map(len, tested)) == n and set().union(*tested) == everyone
+
+
+def test_fold_options_are_checked(deepcart_registry):
+    from deepcart.errors import ConfigError
+
+    for bad, why in [({"fold": 1}, "fold needs folds"), ({"folds": 3, "fold": 3}, "fold must be one of 0 .. 2"),
+                     ({"folds": 3}, "fold must be one of"), ({"folds": 1, "fold": 0}, "folds"),
+                     ({"folds": 5, "fold": 0, "train": 0.7}, "do not set train"),
+                     ({"folds": 2, "fold": 0, "val": 0.5}, "val \\+ one fold")]:
+        with pytest.raises(ConfigError, match=why):
+            deepcart_registry.create("splitter", "user-holdout", bad)
+
+
+def test_unset_options_keep_the_split_folder():
+    from deepcart.pipeline.splits import split_key
+
+    # The folder of a split made before the fold options existed is still found.
+    old = {"train": 0.8, "val": 0.1, "check_fraction": 0.2, "min_check": 1, "holdout": "random"}
+    assert split_key("user-holdout", {**old, "folds": None, "fold": None}, 0) == split_key("user-holdout", old, 0)
+    assert split_key("user-holdout", {**old, "folds": 5, "fold": 0}, 0) != split_key("user-holdout", old, 0)

@@ -7,12 +7,13 @@ set of ``benchmarks/real_sets.py`` whose files are present it runs one compariso
 over the users (``deepcart compare --folds 5``: five seeded user-holdout splits whose test users
 tile the set, so every user is judged once; ``--folds 1`` judges the test users of one seeded
 split, as the quality issue measured). On the small sets one split's few test users leave the
-verdict to chance: the order of the systems changed with the split's seed. It compares deepcart's built-in recommenders with their defaults (the contrib
-package's ``ease`` and ``als`` too when installed: listed, not counted as deepcart's), ``naive`` ranking
-by stars alone (deepcart's ranking before engagement), the ``popularity`` ("most rated first")
-and ``random`` baselines, and every installed peer library (implicit item-cosine, implicit ALS,
-cornac EASE). Best lists are judged over every unrated item, worst lists over items with >= 5
-train ratings (the protocol of the quality issue). It then checks the quality goals:
+verdict to chance: the order of the systems changed with the split's seed. It compares deepcart's
+built-in recommenders with their defaults (the contrib package's ``ease`` and ``als`` too when
+installed: listed, not counted as deepcart's), ``naive`` ranking by stars alone (deepcart's
+ranking before engagement), the ``popularity`` ("most rated first") and ``random`` baselines, and
+every installed peer library (implicit item-cosine, implicit ALS, cornac EASE). Best lists are
+judged over every unrated item, worst lists over items with >= 5 train ratings (the protocol of
+the quality issue). It then checks the quality goals:
 
 1. best direction: deepcart's best model >= the best of popularity, implicit item-cosine and
    implicit ALS;
@@ -55,9 +56,9 @@ BEGIN, END = "<!-- real-quality:begin -->", "<!-- real-quality:end -->"
 
 
 def run_set(real, data_dir: Path, registry, folds: int = FOLDS) -> dict | None:
-    from deepcart.pipeline.compare import BASELINES, compare, fold_splits, plan_systems
+    from deepcart.pipeline.compare import BASELINES, compare, plan_systems
     from deepcart.pipeline.peers import installed_peers
-    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.splits import fold_splits, split_dataset
 
     tag_dir = ensure_tag(real, data_dir, registry)
     if tag_dir is None:

@@ -184,20 +184,6 @@ def compare(registry, split, systems: Sequence[System], metric_names: Sequence[s
     return Comparison(runs, rows, baseline, user_ids, done[0].report.n_users, relevant)
 
 
-def fold_splits(tag_dir, registry, splitter: str, options: Mapping[str, Any], folds: int, *, seed: int,
-                echo: Callable[[str], None] = print) -> list:
-    """The ``folds`` splits of a user cross-validation (``folds=K, fold=0..K-1`` of ``splitter``)."""
-    from deepcart.pipeline.splits import split_dataset
-
-    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
-    if "folds" not in fields or "fold" not in fields:
-        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
-    if "folds" in options or "fold" in options:
-        raise DeepcartError("give the number of folds with --folds, not as a split option")
-    return [split_dataset(tag_dir, registry, splitter, {**options, "folds": folds, "fold": fold}, seed=seed,
-                          echo=echo) for fold in range(folds)]
-
-
 def _run_systems(registry, split, systems: Sequence[System], metric_names: Sequence[str], *, part: str, k: int,
                  floors: Mapping[str, int], seed: int, echo: Callable[[str], None], quiet: bool) -> list[SystemRun]:
     """Train and evaluate every system on one split (a failure is recorded, the others go on)."""

@@ -129,6 +129,18 @@ def split_dataset(
     return Split(folder, manifest)
 
 
+def fold_splits(tag_dir, registry, splitter: str, options: Mapping[str, Any], folds: int, *, seed: int,
+                echo: Callable[[str], None] = print) -> list:
+    """The ``folds`` splits of a user cross-validation (``folds=K, fold=0..K-1`` of ``splitter``)."""
+    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
+    if "folds" not in fields or "fold" not in fields:
+        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
+    if "folds" in options or "fold" in options:
+        raise DeepcartError("give the number of folds with --folds, not as a split option")
+    return [split_dataset(tag_dir, registry, splitter, {**options, "folds": folds, "fold": fold}, seed=seed,
+                          echo=echo) for fold in range(folds)]
+
+
 def _finish_parts(frame, work: Path) -> dict[str, Any]:
     """Drop check/input ratings of items never seen in train, count and write every part."""
     from deepcart.toolkit.frames import temp

@@ -55,8 +55,8 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.pass_obj
 def compare_command(plugins, data_tag, data_dir, recommenders, options, baseline, with_baselines, peers, no_peers,
-                    metrics, default_k, min_engagement, part, splitter, split_option, folds, seed, epochs, resamples, alpha,
-                    as_json, per_user, quiet) -> None:
+                    metrics, default_k, min_engagement, part, splitter, split_option, folds, seed, epochs, resamples,
+                    alpha, as_json, per_user, quiet) -> None:
     """Compare recommenders, baselines and peer libraries on one split, in both directions.
 
     Every system trains on the same train users and is judged on the same held-out users: best
@@ -69,19 +69,11 @@ def compare_command(plugins, data_tag, data_dir, recommenders, options, baseline
     """
     from deepcart.errors import DeepcartError
     from deepcart.config import parse_options
-    from deepcart.pipeline.compare import (
-        BASELINES,
-        DEFAULT_METRICS,
-        compare,
-        fold_splits,
-        parse_min_engagement,
-        plan_systems,
-        render,
-    )
+    from deepcart.pipeline.compare import BASELINES, DEFAULT_METRICS, compare, parse_min_engagement, plan_systems, render
     from deepcart.pipeline.default_dataset import tag_or_default
     from deepcart.pipeline.evaluate import parse_metric, write_parquet
     from deepcart.pipeline.peers import installed_peers
-    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.splits import fold_splits, split_dataset
     from deepcart.pipeline.tags import default_data_dir
 
     registry = plugins.registry

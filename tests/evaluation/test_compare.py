@@ -142,7 +142,7 @@ def test_an_unknown_baseline_is_refused_before_training(synthetic_tag):
 
 
 def test_folds_judge_every_user_once_and_pool_the_statistics(synthetic_tag):
-    from deepcart.pipeline.compare import fold_splits
+    from deepcart.pipeline.splits import fold_splits
     from deepcart.plugin_manager import load_plugins
 
     data_dir, tag = synthetic_tag

@@ -31,6 +31,8 @@ from deepcart.toolkit.engagement import RANKING_ONLY
 STARS_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: Searched for every recommender whose config has the shared engagement options.
 ENGAGEMENT_SPACE: dict[str, list[Any]] = {"engagement_neighbours": [50, 100, 200], "engagement_l2": [10.0, 100.0, 500.0]}
+#: The weight key of a recommender that ranks by stars alone (one object: NaN never equals itself).
+STARS_ONLY = float("nan")
 #: Val scores kept in memory for the weight sweep at most (bytes); above it they are recomputed.
 CACHE_BYTES = 1 << 30
 
@@ -143,16 +145,21 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
          metric: str = "ndcg@10", directions: Sequence[str] = DIRECTIONS, trials: int = 20, seed: int = 0,
          k: int = 10, min_engagement: Mapping[str, int] | int = 0,
          echo: Callable[[str], None] = print) -> TuneResult:
-    """Search ``space`` for recommender ``name`` on the validation users of ``split``."""
+    """Search ``space`` for recommender ``name`` on the validation users of ``split``.
+
+    ``split`` may also be a sequence of splits, such as the folds of a user cross-validation
+    (:func:`deepcart.pipeline.splits.fold_splits`): every candidate is then trained on each fold and
+    judged on all the folds' validation users together (each value is the mean over all of them),
+    so a small dataset judges its candidates on many users rather than a few. The result then holds
+    no model (each fold trained its own); with one split it holds the winner's.
+    """
     from deepcart.config import make_config
-    from deepcart.pipeline.evaluate import evaluate, load_part, parse_metric, train_item_counts
-    from deepcart.pipeline.experiment import fit_recommender
-    from deepcart.pipeline.rank import score_people
-    from deepcart.pipeline.ratings_io import ratings_from_parquet
+    from deepcart.pipeline.evaluate import parse_metric
 
     spec = parse_metric(metric, k, registry)
     if spec.k is None:
         raise DeepcartError(f"tune ranks lists: choose a ranking metric (e.g. ndcg@10), not {metric!r}")
+    splits = list(split) if isinstance(split, (list, tuple)) else [split]
     cls = registry.get("recommender", name).obj
     fields = getattr(cls.Config, "model_fields", {})
     weights = {d: [float(w) for w in space.get(f"{d}_stars_weight", STARS_WEIGHTS)] for d in directions}
@@ -160,54 +167,38 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
     method, combos = candidates(space, trials, seed)
     for combo in combos:  # every candidate must validate before anything is trained
         make_config(cls.Config, {**base_options, **combo}, what=f"recommender {name!r}")
-    echo(f"Tuning {name}: {len(combos)} candidate(s) ({method} search), {metric} on the validation users"
+    folds = f" over {len(splits)} folds" if len(splits) > 1 else ""
+    echo(f"Tuning {name}: {len(combos)} candidate(s) ({method} search), {metric} on the validation users{folds}"
          + (f", stars weights {', '.join(map(str, STARS_WEIGHTS))} per direction" if ranks_by_engagement else ""))
-    train = ratings_from_parquet(split.part("train"))
-    tables = None
     result_trials: list[Trial] = []
     best: tuple[float, int, Any] | None = None
     for number, combo in enumerate(combos, start=1):
         trial = Trial(dict(combo))
         result_trials.append(trial)
-        started = time.perf_counter()
-        try:
-            model, _ = fit_recommender(registry, name, {**base_options, **combo}, split, seed=seed,
-                                       echo=lambda _m: None, train=train, quiet=True)
-        except (DeepcartError, MemoryError, ValueError, RuntimeError) as exc:
-            trial.error = f"{type(exc).__name__}: {exc}"
+        totals: dict[str, dict[float, list[float]]] = {d: {} for d in directions}
+        model = None
+        trial.fit_seconds = 0.0
+        for fold, one in enumerate(splits):
+            try:
+                model, seconds = _judge(registry, one, name, {**base_options, **combo}, spec, directions,
+                                        weights if ranks_by_engagement else None, totals, seed=seed,
+                                        min_engagement=min_engagement)
+            except (DeepcartError, MemoryError, ValueError, RuntimeError) as exc:
+                trial.error = (f"fold {fold + 1}: " if len(splits) > 1 else "") + f"{type(exc).__name__}: {exc}"
+                break
+            trial.fit_seconds += seconds
+        if trial.error:
             echo(f"  [{number}/{len(combos)}] {combo}: failed: {trial.error}")
             continue
-        trial.fit_seconds = time.perf_counter() - started
-        items = np.asarray(model.item_ids).astype(str)
-        if tables is None or not np.array_equal(tables.item_ids, items):
-            tables = load_part(split, "val", items)
-        counts = train_item_counts(train, items)
-        cache: dict[tuple, Scored] = {}
-        use_cache = tables.inputs.shape[0] * tables.inputs.shape[1] * 8 <= CACHE_BYTES
-
-        def scored_with(direction: str, weight: float):
-            def scorer(rows):
-                key = (rows.shape, rows.indptr.tobytes(), rows.indices.tobytes())
-                scored = cache.get(key) if use_cache else None
-                if scored is None:
-                    scored = score_people(model, rows)
-                    if use_cache:
-                        cache[key] = scored
-                return replace(scored, stars_weights={direction: weight})
-            return scorer
-
         for d in directions:
-            trial.by_weight[d] = {}
-            for w in (weights[d] if ranks_by_engagement else [float("nan")]):
-                report = evaluate(model, tables, [spec], registry, directions=(d,), min_engagement=min_engagement,
-                                  item_counts=counts, scorer=None if np.isnan(w) else scored_with(d, w))
-                trial.by_weight[d][w] = report.rows[0]["value"]
-                trial.users[d] = report.rows[0]["users"]
+            trial.by_weight[d] = {w: total / users if users else float("nan")
+                                  for w, (total, users) in totals[d].items()}
+            trial.users[d] = int(max((users for _, users in totals[d].values()), default=0))
         value = trial.objective(directions)
         picked = ", ".join(f"{d} {trial.best_weight(d)[1]:.4f}" for d in directions)
         echo(f"  [{number}/{len(combos)}] {combo or 'defaults'}: {picked} ({trial.fit_seconds:.1f} s)")
         if not np.isnan(value) and (best is None or value > best[0]):
-            best = (value, number - 1, model)
+            best = (value, number - 1, model if len(splits) == 1 else None)
     if best is None:
         errors = [t.error for t in result_trials if t.error]
         if errors:
@@ -219,11 +210,61 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
     if ranks_by_engagement:
         for d in directions:
             best_options[f"{d}_stars_weight"] = winner.best_weight(d)[0]
+    config = make_config(cls.Config, best_options, what=f"recommender {name!r}")
     model = best[2]
-    model.config = make_config(cls.Config, best_options, what=f"recommender {name!r}")
-    typed = model.config.model_dump(mode="json")  # "25" from the command line becomes 25.0, as trained
+    if model is not None:
+        model.config = config
+    typed = config.model_dump(mode="json")  # "25" from the command line becomes 25.0, as trained
     return TuneResult(name, spec.label, tuple(directions), {k: list(v) for k, v in space.items()}, method,
                       result_trials, winner, {k: typed.get(k, _plain(v)) for k, v in best_options.items()}, model)
+
+
+def _judge(registry, split, name: str, options: Mapping[str, Any], spec, directions: Sequence[str],
+           weights: Mapping[str, list[float]] | None, totals: dict[str, dict[float, list[float]]], *, seed: int,
+           min_engagement: Mapping[str, int] | int) -> tuple[Any, float]:
+    """Fit one candidate on ``split`` and add its validation results to ``totals``.
+
+    ``totals[direction][weight]`` accumulates ``[sum of per-user values, users]``, so that several
+    folds give the mean over all their users. ``weights`` None: the model ranks by stars alone
+    (recorded under weight NaN). Returns ``(model, fit seconds)``.
+    """
+    from deepcart.pipeline.evaluate import evaluate, load_part, train_item_counts
+    from deepcart.pipeline.experiment import fit_recommender
+    from deepcart.pipeline.rank import score_people
+    from deepcart.pipeline.ratings_io import ratings_from_parquet
+
+    train = ratings_from_parquet(split.part("train"))
+    started = time.perf_counter()
+    model, _ = fit_recommender(registry, name, options, split, seed=seed, echo=lambda _m: None, train=train,
+                               quiet=True)
+    seconds = time.perf_counter() - started
+    items = np.asarray(model.item_ids).astype(str)
+    tables = load_part(split, "val", items)
+    counts = train_item_counts(train, items)
+    cache: dict[tuple, Scored] = {}
+    use_cache = tables.inputs.shape[0] * tables.inputs.shape[1] * 8 <= CACHE_BYTES
+
+    def scored_with(direction: str, weight: float):
+        def scorer(rows):
+            key = (rows.shape, rows.indptr.tobytes(), rows.indices.tobytes())
+            scored = cache.get(key) if use_cache else None
+            if scored is None:
+                scored = score_people(model, rows)
+                if use_cache:
+                    cache[key] = scored
+            return replace(scored, stars_weights={direction: weight})
+        return scorer
+
+    for d in directions:
+        for w in (weights[d] if weights is not None else [STARS_ONLY]):
+            report = evaluate(model, tables, [spec], registry, directions=(d,), min_engagement=min_engagement,
+                              item_counts=counts, scorer=None if np.isnan(w) else scored_with(d, w))
+            row = report.rows[0]
+            total = totals[d].setdefault(w, [0.0, 0])
+            if row["users"]:
+                total[0] += row["value"] * row["users"]
+                total[1] += row["users"]
+    return model, seconds
 
 
 def _plain(value: Any) -> Any:

@@ -1,14 +1,17 @@
 """How deepcart's built-in defaults were chosen: ``deepcart tune`` on every real set, then one choice.
 
-    python scripts/tune_defaults.py [--recommender knn ...] [--trials 20] [--data-dir DIR] [--out FILE]
+    python scripts/tune_defaults.py [--recommender knn ...] [--trials 20] [--folds 5] [--data-dir DIR]
+                                    [--out FILE]
 
 For each recommender and each real set of ``../shared/data`` (see ``benchmarks/real_sets.py``), the
 same seeded candidates are tuned on that set's validation users (``deepcart tune``, NDCG@10, both
-directions; the test users are never looked at). The default is the candidate with the best NDCG@10
-pooled over every set (the mean over all their validation users, each counted once; sets with fewer
-than ``--min-users`` relevant users in a direction left out), and each direction's stars weight is
-chosen the same way for that candidate. The per-set tables and the choice are
-written as JSON (``benchmarks/tuning.json``) and summarised on stdout.
+directions; the test users are never looked at), cross-validated over ``--folds`` user folds as
+``benchmarks/real_quality.py`` measures (``--folds 1``: one seeded split's validation users). The
+default is the candidate with the best NDCG@10 pooled over every set (the mean over all their
+validation users, each counted once; sets with fewer than ``--min-users`` relevant users in a
+direction left out), and each direction's stars weight is chosen the same way for that candidate.
+The per-set tables and the choice are written as JSON (``benchmarks/tuning.json``) and summarised
+on stdout.
 """
 
 from __future__ import annotations
@@ -30,15 +33,19 @@ TRIALS = {"naive": 3, "knn": 20, "autoencoder": 8, "vae": 8}
 
 def main() -> None:
     from deepcart.plugin_manager import load_plugins
-    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.splits import fold_splits, split_dataset
     from deepcart.pipeline.tune import search_space, tune
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recommender", action="append", help="default: naive, knn, autoencoder, vae")
     parser.add_argument("--trials", type=int, help="candidates per set (default: per recommender)")
     parser.add_argument("--min-users", type=int, default=10)
+    parser.add_argument("--folds", type=int, default=5, help="user folds per set (1: one seeded split)")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "deepcart-real-sets")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "benchmarks" / "tuning.json")
+    parser.add_argument("--weights-only", action="store_true",
+                        help="keep every other option at its default and choose only the stars weights (one fit per "
+                             "set and fold: a cheap check of the ranking mix)")
     parser.add_argument("--choose-only", action="store_true", help="recompute the choices of --out; tune nothing")
     args = parser.parse_args()
     record = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -50,22 +57,25 @@ def main() -> None:
         return
     registry = load_plugins(strict=False, only=None).registry
     for name in args.recommender or list(TRIALS):
-        space = search_space(registry, name, {})
+        space = {} if args.weights_only else search_space(registry, name, {})
         per_set = {}
         for real in REAL_SETS:
             tag_dir = ensure_tag(real, args.data_dir, registry)
             if tag_dir is None:
                 print(f"{real.tag}: skipped (files absent)", file=sys.stderr)
                 continue
-            split = split_dataset(tag_dir, registry, "user-holdout", seed=0, echo=lambda _m: None)
-            if not split.manifest["counts"]["val_check"]["ratings"]:
+            quiet = lambda _m: None  # noqa: E731
+            splits = (fold_splits(tag_dir, registry, "user-holdout", {}, args.folds, seed=0, echo=quiet)
+                      if args.folds > 1 else [split_dataset(tag_dir, registry, "user-holdout", seed=0, echo=quiet)])
+            if not any(split.manifest["counts"]["val_check"]["ratings"] for split in splits):
                 print(f"{real.tag}: skipped (no validation user has a rating to check)", file=sys.stderr)
                 continue
             print(f"{name} on {real.tag} ...", file=sys.stderr, flush=True)
-            result = tune(registry, split, name, {}, space, trials=args.trials or TRIALS.get(name, 10),
+            result = tune(registry, splits, name, {}, space, trials=args.trials or TRIALS.get(name, 10),
                           min_engagement={"best": 0, "worst": 5}, echo=lambda m: print(m, file=sys.stderr))
             per_set[real.tag] = result.to_json()
-        record[name] = {"space": space, "sets": per_set, "choice": choose(per_set, args.min_users)}
+        record[name] = {"space": space, "folds": args.folds, "weights_only": args.weights_only, "sets": per_set,
+                        "choice": choose(per_set, args.min_users)}
         print(json.dumps({name: record[name]["choice"]}, indent=2))
         args.out.write_text(json.dumps(record, indent=1, default=str) + "\n")
 

@@ -32,6 +32,10 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, training and sampling.")
 @click.option("--splitter", default=DEFAULT_SPLITTER, show_default=True, help="Splitter that makes the split.")
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
+@click.option("--folds", type=click.IntRange(min=2), metavar="K",
+              help="Cross-validate: train every candidate on K folds of the users and judge it on all their "
+                   "validation users together (user-holdout only). The saved model is then trained on the usual "
+                   "split with the options chosen.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Save the best model here (its manifest records the search).")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
@@ -39,20 +43,23 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.pass_obj
 def tune_command(plugins, data_tag, data_dir, recommender, options, space, metric, direction, trials, min_engagement,
-                 seed, splitter, split_option, out, force, as_json, quiet) -> None:
+                 seed, splitter, split_option, folds, out, force, as_json, quiet) -> None:
     """Search a recommender's options on the validation users; print (and save) the best.
 
     Candidates train on the split's train users and are judged on its validation users (the test
     users stay untouched). The ranking mix (best_stars_weight, worst_stars_weight) needs no refit:
     every candidate is scored once and each direction's weight is chosen on that direction alone.
     With --out the best model is saved, its manifest holding the search, every trial and the
-    options chosen; the options are printed as -o flags for `deepcart train`.
+    options chosen; the options are printed as -o flags for `deepcart train`. On a small dataset the
+    few validation users of one split leave the choice to chance: --folds K judges every candidate
+    on K times as many.
     """
     from deepcart.config import parse_options
     from deepcart.pipeline.compare import parse_min_engagement
     from deepcart.pipeline.default_dataset import tag_or_default
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
-    from deepcart.pipeline.splits import split_dataset
+    from deepcart.pipeline.experiment import fit_recommender
+    from deepcart.pipeline.splits import fold_splits, split_dataset
     from deepcart.pipeline.tags import default_data_dir
     from deepcart.pipeline.tune import parse_space, search_space, tune
 
@@ -71,14 +78,22 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
         chosen.pop(key, None)  # a fixed option is not searched
     floors = parse_min_engagement(min_engagement)
     tag, tag_dir = tag_or_default(registry, data_tag, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty())
-    split = split_dataset(tag_dir, registry, splitter, parse_options(split_option), seed=seed, echo=echo)
+    split_options = parse_options(split_option)
+    judged_on = (fold_splits(tag_dir, registry, splitter, split_options, folds, seed=seed, echo=echo) if folds
+                 else split_dataset(tag_dir, registry, splitter, split_options, seed=seed, echo=echo))
     directions = ("best", "worst") if direction == "both" else (direction,)
-    result = tune(registry, split, recommender, fixed, chosen, metric=metric, directions=directions, trials=trials,
-                  seed=seed, min_engagement=floors, echo=echo)
-    record = {"data_tag": tag, "split": split.manifest["splitter"], "seed": seed, "min_engagement": floors,
-              **result.to_json()}
+    result = tune(registry, judged_on, recommender, fixed, chosen, metric=metric, directions=directions,
+                  trials=trials, seed=seed, min_engagement=floors, echo=echo)
+    split = judged_on[0] if folds else judged_on
+    record = {"data_tag": tag, "split": split.manifest["splitter"], "folds": folds, "seed": seed,
+              "min_engagement": floors, **result.to_json()}
     if out is not None:
-        save_model(result.model, out, recommender=recommender, data_tag=tag, tag_sha256=tag_manifest_sha256(tag_dir),
+        model = result.model
+        if model is None:  # cross-validated: every fold trained its own; train the choice on the usual split
+            split = split_dataset(tag_dir, registry, splitter, split_options, seed=seed, echo=echo)
+            model, _ = fit_recommender(registry, recommender, result.best_options, split, seed=seed, echo=echo,
+                                       quiet=quiet)
+        save_model(model, out, recommender=recommender, data_tag=tag, tag_sha256=tag_manifest_sha256(tag_dir),
                    metrics={"val": {f"{result.metric}/{d}": result.best.best_weight(d)[1] for d in directions}},
                    force=force, extra={"seed": seed, "tuning": record})
         echo(f"Saved the best {recommender} to {out}")
@@ -87,7 +102,8 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
         return
     flags = " ".join(f"-o {k}={v}" for k, v in result.best_options.items())
     values = ", ".join(f"{d} {result.best.best_weight(d)[1]:.4f}" for d in directions)
-    click.echo(f"Best {recommender} on {tag!r} ({result.metric}, validation users): {values}")
+    judged = f"validation users of {folds} folds" if folds else "validation users"
+    click.echo(f"Best {recommender} on {tag!r} ({result.metric}, {judged}): {values}")
     click.echo(f"  deepcart train --data-tag {tag} --recommender {recommender} {flags} --out DIR")
 
 

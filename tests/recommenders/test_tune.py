@@ -96,3 +96,48 @@ def test_tune_refuses_a_rating_metric(synthetic_tag, deepcart_registry):
     split = split_dataset(data_dir / tag, deepcart_registry, "user-holdout", seed=0, echo=lambda _m: None)
     with pytest.raises(DeepcartError, match="choose a ranking metric"):
         tune(deepcart_registry, split, "naive", {}, {}, metric="rmse", echo=lambda _m: None)
+
+
+def test_cross_validated_tuning_judges_each_candidate_on_every_folds_validation_users(synthetic_tag,
+                                                                                      deepcart_registry):
+    from deepcart.pipeline.splits import fold_splits
+
+    data_dir, tag = synthetic_tag
+    folds = fold_splits(data_dir / tag, deepcart_registry, "user-holdout", {}, 2, seed=0, echo=lambda _m: None)
+    space = {"damping": [1.0, 20.0]}
+    pooled = tune(deepcart_registry, folds, "naive", {}, space, min_engagement={"best": 0, "worst": 5},
+                  echo=lambda _m: None)
+    alone = [tune(deepcart_registry, fold, "naive", {}, space, min_engagement={"best": 0, "worst": 5},
+                  echo=lambda _m: None) for fold in folds]
+    assert pooled.model is None  # each fold trained its own
+    for number, trial in enumerate(pooled.trials):
+        parts = [result.trials[number] for result in alone]
+        for d in ("best", "worst"):
+            users = [p.users[d] for p in parts]
+            assert trial.users[d] == sum(users) > max(users)
+            for w in STARS_WEIGHTS:
+                # the mean over all the folds' users, not the mean of the fold means
+                expected = sum(p.by_weight[d][w] * n for p, n in zip(parts, users)) / sum(users)
+                assert trial.by_weight[d][w] == pytest.approx(expected, rel=1e-12)
+    objectives = [t.objective(("best", "worst")) for t in pooled.trials]
+    assert pooled.best is pooled.trials[int(np.argmax(objectives))]
+
+
+def test_tune_with_folds_saves_the_choice_trained_on_the_usual_split(synthetic_tag, tmp_path):
+    data_dir, tag = synthetic_tag
+    out = tmp_path / "tuned"
+    result = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                    "--space", "damping=1,20", "--folds", "2", "--out", str(out), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["folds"] == 2 and len(record["trials"]) == 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tuning"]["folds"] == 2
+    for key, value in record["best_options"].items():
+        assert str(manifest["config"][key]) == str(value)
+    text = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                  "--space", "damping=5", "--folds", "2", "-q")
+    assert text.exit_code == 0 and "validation users of 2 folds" in text.output
+    refused = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
+                     "--folds", "2", "--split-option", "fold=1", "-q")
+    assert refused.exit_code != 0 and "--folds, not as a split option" in refused.output

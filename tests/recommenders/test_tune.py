@@ -141,3 +141,20 @@ def test_tune_with_folds_saves_the_choice_trained_on_the_usual_split(synthetic_t
     refused = invoke("tune", "--data-dir", str(data_dir), "--data-tag", tag, "--recommender", "naive",
                      "--folds", "2", "--split-option", "fold=1", "-q")
     assert refused.exit_code != 0 and "--folds, not as a split option" in refused.output
+
+
+@pytest.mark.parametrize("name", ["naive", "knn", "autoencoder", "vae"])
+def test_the_built_in_defaults_are_the_recorded_tuning_choice(deepcart_registry, name):
+    """The defaults are what scripts/tune_defaults.py chose (benchmarks/tuning.json), not drifted from it."""
+    from pathlib import Path
+
+    from deepcart.config import make_config
+
+    record = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "tuning.json").read_text())
+    choice = record[name]["choice"]
+    cls = deepcart_registry.get("recommender", name).obj
+    chosen = make_config(cls.Config, {**choice["options"], "best_stars_weight": choice["best_stars_weight"],
+                                      "worst_stars_weight": choice["worst_stars_weight"]}, what=name)
+    defaults = cls.Config()
+    for key in [*choice["options"], "best_stars_weight", "worst_stars_weight"]:
+        assert getattr(defaults, key) == getattr(chosen, key), key

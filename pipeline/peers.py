@@ -12,6 +12,17 @@ library is installed; nothing here is imported before a peer is asked for.
   alpha=1, 15 iterations, seeded); a person's factors come from ``recalculate_user``.
 * ``cornac-ease``: ``cornac.models.EASE`` (lamb=500, posB=True); scores are the 0/1 row times its
   ``B``.
+
+One more peer is not a library but a **replica**, compared only when asked for (``--peer``):
+
+* ``iknn-explicit``: LensKit's item-kNN in explicit mode (``ItemKNNScorer(20, feedback="explicit")``,
+  the classic of Sarwar et al. 2001), re-implemented because LensKit needs Python >= 3.12: item
+  vectors centred on the item means, cosine similarity, positive similarities only; a person's
+  prediction for item ``j`` is ``mean_j + sum(s_ij (r_ui - mean_i)) / sum(s_ij)`` over the (at most
+  20) most similar items they rated, and items without such a neighbour are not scored at all (no
+  fallback): in effect an engagement filter. It predicts stars, so it ranks best lists by highest
+  and worst lists by lowest prediction. Each item keeps its :data:`REPLICA_SAVED_NEIGHBOURS` most
+  similar items (no dense items x items matrix).
 """
 
 from __future__ import annotations
@@ -123,12 +134,72 @@ class CornacEASE:
         return PeerScores(np.asarray(_binary(rows) @ self.weights, dtype=np.float32))
 
 
-PEERS: dict[str, type] = {"implicit-cosine": ImplicitCosine, "implicit-als": ImplicitALS, "cornac-ease": CornacEASE}
+#: Neighbours each item keeps in the ``iknn-explicit`` replica (scoring uses the 20 best a person rated).
+REPLICA_SAVED_NEIGHBOURS = 1000
+
+
+class ItemKNNExplicit:
+    """A replica of LensKit's explicit item-kNN (module docs): stars from a weighted average, no fallback."""
+
+    library = None  # nothing to install: compared only when asked for
+    neighbours = 20
+    min_similarity = 1e-6
+
+    def fit(self, train, *, seed: int = 0) -> ItemKNNExplicit:
+        import scipy.sparse as sp
+
+        from deepcart.toolkit.similarity import top_per_row
+
+        ratings = sp.csc_matrix(train.csr(), dtype=np.float64)
+        ratings.sum_duplicates()
+        counts = np.diff(ratings.indptr)
+        self.means = np.asarray(ratings.sum(axis=0)).ravel() / np.maximum(counts, 1)
+        centred = ratings.copy()
+        centred.data -= np.repeat(self.means, counts)
+        norms = np.sqrt(np.asarray(centred.multiply(centred).sum(axis=0)).ravel())
+        unit = sp.csc_matrix(centred.multiply(1.0 / np.where(norms > 0, norms, 1.0)))
+        sims = sp.csr_matrix(unit.T @ unit)
+        sims = sp.csr_matrix(sims - sp.diags(sims.diagonal()))  # no item is its own neighbour
+        sims.data[sims.data < self.min_similarity] = 0.0
+        sims.eliminate_zeros()
+        sims.sort_indices()
+        keep = top_per_row(sims.indptr, sims.indices, sims.data, REPLICA_SAVED_NEIGHBOURS)
+        kept = np.concatenate([[0], np.cumsum(keep)])[sims.indptr]
+        self.similarity = sp.csr_matrix((sims.data[keep], sims.indices[keep], kept), shape=sims.shape)
+        return self
+
+    def score(self, rows):
+        """Predicted stars of each person (CSR of their ratings); NaN where no rated item is a neighbour."""
+        import scipy.sparse as sp
+
+        from deepcart.pipeline.rank import Scored
+
+        rows = sp.csr_matrix(rows, dtype=np.float64)
+        stars = np.full(rows.shape, np.nan, dtype=np.float32)
+        for u in range(rows.shape[0]):
+            lo, hi = rows.indptr[u], rows.indptr[u + 1]
+            rated, values = rows.indices[lo:hi], rows.data[lo:hi]
+            if not len(rated):
+                continue
+            sims = self.similarity[rated].toarray()  # rated x items: this person's neighbours only
+            if len(rated) > self.neighbours:  # each target keeps its 20 most similar rated items
+                cut = -np.partition(-sims, self.neighbours - 1, axis=0)[self.neighbours - 1]
+                sims[sims < cut[None, :]] = 0.0
+            weight = sims.sum(axis=0)
+            scored = weight > 0
+            offsets = (values - self.means[rated]) @ sims
+            stars[u, scored] = self.means[scored] + offsets[scored] / weight[scored]
+        return Scored(stars)
+
+
+PEERS: dict[str, type] = {"implicit-cosine": ImplicitCosine, "implicit-als": ImplicitALS, "cornac-ease": CornacEASE,
+                          "iknn-explicit": ItemKNNExplicit}
 
 
 def installed_peers() -> list[str]:
-    """The peers whose library can be imported here."""
-    return [name for name, cls in PEERS.items() if importlib.util.find_spec(cls.library) is not None]
+    """The library peers that can be imported here (the default set; replicas only when asked for)."""
+    return [name for name, cls in PEERS.items()
+            if cls.library is not None and importlib.util.find_spec(cls.library) is not None]
 
 
 def make_peer(name: str):
@@ -136,7 +207,7 @@ def make_peer(name: str):
     cls = PEERS.get(name)
     if cls is None:
         raise DeepcartError(f"unknown peer {name!r}; peers: {', '.join(PEERS)}")
-    if importlib.util.find_spec(cls.library) is None:
+    if cls.library is not None and importlib.util.find_spec(cls.library) is None:
         raise DeepcartError(f"peer {name!r} needs the {cls.library!r} library: pip install {cls.library}")
     return cls()
 

@@ -26,8 +26,8 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("--baselines/--no-baselines", "with_baselines", default=True, show_default=True,
               help="Add the popularity and random baselines.")
 @click.option("--peer", "peers", multiple=True, metavar="NAME",
-              help="A peer library's recommender (implicit-cosine, implicit-als, cornac-ease). Repeatable. "
-                   "Default: every one whose library is installed.")
+              help="A peer library's recommender (implicit-cosine, implicit-als, cornac-ease), or iknn-explicit "
+                   "(a replica of LensKit's explicit item-kNN). Repeatable. Default: every library peer installed.")
 @click.option("--no-peers", is_flag=True, help="Compare no peer library.")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME[@K]",
               help="Metric. Repeatable. Default: ndcg@10, recall@10.")

@@ -22,7 +22,8 @@ One more peer is not a library but a **replica**, compared only when asked for (
   20) most similar items they rated, and items without such a neighbour are not scored at all (no
   fallback): in effect an engagement filter. It predicts stars, so it ranks best lists by highest
   and worst lists by lowest prediction. Each item keeps its :data:`REPLICA_SAVED_NEIGHBOURS` most
-  similar items (no dense items x items matrix).
+  similar items; the fit holds every co-rated pair once, as implicit's cosine does (sparse, never a
+  dense items x items matrix).
 """
 
 from __future__ import annotations
@@ -169,10 +170,15 @@ class ItemKNNExplicit:
         return self
 
     def score(self, rows):
-        """Predicted stars of each person (CSR of their ratings); NaN where no rated item is a neighbour."""
+        """Predicted stars of each person (CSR of their ratings); NaN where no rated item is a neighbour.
+
+        Sparse throughout: a person's similarities are their rated items' saved neighbours, turned
+        target by target (targets x rated) so that each target keeps its 20 most similar rated items.
+        """
         import scipy.sparse as sp
 
         from deepcart.pipeline.rank import Scored
+        from deepcart.toolkit.similarity import top_per_row
 
         rows = sp.csr_matrix(rows, dtype=np.float64)
         stars = np.full(rows.shape, np.nan, dtype=np.float32)
@@ -181,13 +187,14 @@ class ItemKNNExplicit:
             rated, values = rows.indices[lo:hi], rows.data[lo:hi]
             if not len(rated):
                 continue
-            sims = self.similarity[rated].toarray()  # rated x items: this person's neighbours only
-            if len(rated) > self.neighbours:  # each target keeps its 20 most similar rated items
-                cut = -np.partition(-sims, self.neighbours - 1, axis=0)[self.neighbours - 1]
-                sims[sims < cut[None, :]] = 0.0
-            weight = sims.sum(axis=0)
+            by_target = sp.csr_matrix(self.similarity[rated].T)  # targets x rated
+            keep = top_per_row(by_target.indptr, by_target.indices, by_target.data, self.neighbours)
+            owner = np.repeat(np.arange(by_target.shape[0]), np.diff(by_target.indptr))[keep]
+            sims, source = by_target.data[keep], by_target.indices[keep]
+            weight = np.bincount(owner, weights=sims, minlength=rows.shape[1])
+            offsets = np.bincount(owner, weights=sims * (values[source] - self.means[rated[source]]),
+                                  minlength=rows.shape[1])
             scored = weight > 0
-            offsets = (values - self.means[rated]) @ sims
             stars[u, scored] = self.means[scored] + offsets[scored] / weight[scored]
         return Scored(stars)
 

@@ -223,16 +223,23 @@ def main() -> int:
     args = parser.parse_args()
     registry = load_plugins(strict=False, only=None).registry
     wanted = set(args.sets.split(",")) if args.sets else None
+    unknown = sorted((wanted or set()) - {real.tag for real in REAL_SETS})
+    if unknown:
+        raise SystemExit(f"unknown set(s) {', '.join(unknown)}; sets: {', '.join(r.tag for r in REAL_SETS)}")
+    record = REPO / "benchmarks" / "real_quality.json"
+    kept = {r["tag"]: r for r in json.loads(record.read_text())} if wanted and record.is_file() else {}
+    mixed = sorted(tag for tag, r in kept.items() if tag not in wanted and r.get("folds", 1) != args.folds)
+    if mixed:  # one table must not mix protocols
+        raise SystemExit(f"the recorded results of {', '.join(mixed)} used other folds than --folds {args.folds}: "
+                         "rerun every set")
     results = []
     for real in REAL_SETS:
         if wanted and real.tag not in wanted:
             continue
         print(f"{real.tag} ...", file=sys.stderr, flush=True)
         results.append(run_set(real, args.data_dir, registry, args.folds))
-    record = REPO / "benchmarks" / "real_quality.json"
-    if wanted and record.is_file():  # keep the recorded results of the sets not rerun, in their order
-        fresh = {r["tag"]: r for r in results}
-        kept = {r["tag"]: r for r in json.loads(record.read_text())}
+    if kept:  # keep the recorded results of the sets not rerun (or skipped now), in their order
+        fresh = {r["tag"]: r for r in results if "skipped" not in r or r["tag"] not in kept}
         results = [fresh.get(real.tag) or kept[real.tag] for real in REAL_SETS
                    if real.tag in fresh or real.tag in kept]
     full, summary = tables(results)

@@ -22,8 +22,9 @@ One more peer is not a library but a **replica**, compared only when asked for (
   20) most similar items they rated, and items without such a neighbour are not scored at all (no
   fallback): in effect an engagement filter. It predicts stars, so it ranks best lists by highest
   and worst lists by lowest prediction. Each item keeps its :data:`REPLICA_SAVED_NEIGHBOURS` most
-  similar items; the fit holds every co-rated pair once, as implicit's cosine does (sparse, never a
-  dense items x items matrix).
+  similar items as candidate neighbours (LensKit's ``save_nbrs``, unbounded by default there: the
+  same lists on catalogues where no item has more co-rated neighbours); the fit holds every
+  co-rated pair once, as implicit's cosine does (sparse, never a dense items x items matrix).
 """
 
 from __future__ import annotations
@@ -164,16 +165,18 @@ class ItemKNNExplicit:
         sims.data[sims.data < self.min_similarity] = 0.0
         sims.eliminate_zeros()
         sims.sort_indices()
+        # Row j: target j's most similar items (as LensKit saves them); kept by column, so that a
+        # person's rated items are a cheap column slice.
         keep = top_per_row(sims.indptr, sims.indices, sims.data, REPLICA_SAVED_NEIGHBOURS)
         kept = np.concatenate([[0], np.cumsum(keep)])[sims.indptr]
-        self.similarity = sp.csr_matrix((sims.data[keep], sims.indices[keep], kept), shape=sims.shape)
+        self.similarity = sp.csc_matrix(sp.csr_matrix((sims.data[keep], sims.indices[keep], kept), shape=sims.shape))
         return self
 
     def score(self, rows):
         """Predicted stars of each person (CSR of their ratings); NaN where no rated item is a neighbour.
 
-        Sparse throughout: a person's similarities are their rated items' saved neighbours, turned
-        target by target (targets x rated) so that each target keeps its 20 most similar rated items.
+        Sparse throughout: a person's similarities are the columns of their rated items (targets x
+        rated), from which each target keeps its 20 most similar.
         """
         import scipy.sparse as sp
 
@@ -187,7 +190,7 @@ class ItemKNNExplicit:
             rated, values = rows.indices[lo:hi], rows.data[lo:hi]
             if not len(rated):
                 continue
-            by_target = sp.csr_matrix(self.similarity[rated].T)  # targets x rated
+            by_target = sp.csr_matrix(self.similarity[:, rated])  # targets x rated
             keep = top_per_row(by_target.indptr, by_target.indices, by_target.data, self.neighbours)
             owner = np.repeat(np.arange(by_target.shape[0]), np.diff(by_target.indptr))[keep]
             sims, source = by_target.data[keep], by_target.indices[keep]

@@ -141,6 +141,27 @@ def fold_splits(tag_dir, registry, splitter: str, options: Mapping[str, Any], fo
                           echo=echo) for fold in range(folds)]
 
 
+def tuning_folds(tag_dir, registry, splitter: str, options: Mapping[str, Any], folds: int, *, seed: int,
+                 echo: Callable[[str], None] = print) -> list:
+    """The ``folds`` splits of a cross-validated search that leaves the usual split's test users out.
+
+    The usual split is ``splitter`` with ``options`` and ``seed`` (what ``deepcart train`` and
+    ``evaluate`` use): the folds cover only its train and validation users (the ``within`` option,
+    set to its ``train + val``), so a model tuned on them and trained on the usual split is still
+    judged honestly on that split's test part. Its ``val`` share is kept; ``train`` is not a fold
+    option (a fold trains on every covered user outside its test and validation blocks).
+    """
+    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
+    if "within" not in fields:
+        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
+    if {"folds", "fold", "within"} & set(options):
+        raise DeepcartError("give the number of folds with --folds, not as a split option")
+    usual = registry.create("splitter", splitter, dict(options)).config
+    fold_options = {k: v for k, v in options.items() if k != "train"}
+    return fold_splits(tag_dir, registry, splitter, {**fold_options, "within": usual.train + usual.val}, folds,
+                       seed=seed, echo=echo)
+
+
 def _finish_parts(frame, work: Path) -> dict[str, Any]:
     """Drop check/input ratings of items never seen in train, count and write every part."""
     from deepcart.toolkit.frames import temp

@@ -162,7 +162,9 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
     splits = list(split) if isinstance(split, (list, tuple)) else [split]
     cls = registry.get("recommender", name).obj
     fields = getattr(cls.Config, "model_fields", {})
-    weights = {d: [float(w) for w in space.get(f"{d}_stars_weight", STARS_WEIGHTS)] for d in directions}
+    # dict.fromkeys: a weight given twice (--space best_stars_weight=1,1.0) is tried once
+    weights = {d: list(dict.fromkeys(float(w) for w in space.get(f"{d}_stars_weight", STARS_WEIGHTS)))
+               for d in directions}
     ranks_by_engagement = all(f"{d}_stars_weight" in fields for d in directions)
     method, combos = candidates(space, trials, seed)
     for combo in combos:  # every candidate must validate before anything is trained
@@ -172,28 +174,29 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
          + (f", stars weights {', '.join(map(str, STARS_WEIGHTS))} per direction" if ranks_by_engagement else ""))
     result_trials: list[Trial] = []
     best: tuple[float, int, Any] | None = None
+    data: dict[int, Any] = {}  # per split: its train part and validation tables, read once
     for number, combo in enumerate(combos, start=1):
         trial = Trial(dict(combo))
         result_trials.append(trial)
-        totals: dict[str, dict[float, list[float]]] = {d: {} for d in directions}
+        results: dict[str, dict[float, list[tuple[float, int]]]] = {d: {} for d in directions}
         model = None
-        trial.fit_seconds = 0.0
+        seconds = []
         for fold, one in enumerate(splits):
             try:
-                model, seconds = _judge(registry, one, name, {**base_options, **combo}, spec, directions,
-                                        weights if ranks_by_engagement else None, totals, seed=seed,
-                                        min_engagement=min_engagement)
+                model, took = _judge(registry, one, data.setdefault(fold, {}), name, {**base_options, **combo},
+                                     spec, directions, weights if ranks_by_engagement else None, results,
+                                     seed=seed, min_engagement=min_engagement)
             except (DeepcartError, MemoryError, ValueError, RuntimeError) as exc:
                 trial.error = (f"fold {fold + 1}: " if len(splits) > 1 else "") + f"{type(exc).__name__}: {exc}"
                 break
-            trial.fit_seconds += seconds
+            seconds.append(took)
         if trial.error:
             echo(f"  [{number}/{len(combos)}] {combo}: failed: {trial.error}")
             continue
+        trial.fit_seconds = float(sum(seconds))
         for d in directions:
-            trial.by_weight[d] = {w: total / users if users else float("nan")
-                                  for w, (total, users) in totals[d].items()}
-            trial.users[d] = int(max((users for _, users in totals[d].values()), default=0))
+            trial.by_weight[d] = {w: _mean_over_users(parts) for w, parts in results[d].items()}
+            trial.users[d] = int(max((sum(n for _, n in parts) for parts in results[d].values()), default=0))
         value = trial.objective(directions)
         picked = ", ".join(f"{d} {trial.best_weight(d)[1]:.4f}" for d in directions)
         echo(f"  [{number}/{len(combos)}] {combo or 'defaults'}: {picked} ({trial.fit_seconds:.1f} s)")
@@ -219,27 +222,41 @@ def tune(registry, split, name: str, base_options: Mapping[str, Any], space: Map
                       result_trials, winner, {k: typed.get(k, _plain(v)) for k, v in best_options.items()}, model)
 
 
-def _judge(registry, split, name: str, options: Mapping[str, Any], spec, directions: Sequence[str],
-           weights: Mapping[str, list[float]] | None, totals: dict[str, dict[float, list[float]]], *, seed: int,
-           min_engagement: Mapping[str, int] | int) -> tuple[Any, float]:
-    """Fit one candidate on ``split`` and add its validation results to ``totals``.
+def _mean_over_users(parts: list[tuple[float, int]]) -> float:
+    """The mean over every user of several splits' means ``(value, users)``; one split's value as it is."""
+    if len(parts) == 1:
+        return parts[0][0]
+    users = sum(n for _, n in parts)
+    return sum(v * n for v, n in parts if n) / users if users else float("nan")
 
-    ``totals[direction][weight]`` accumulates ``[sum of per-user values, users]``, so that several
-    folds give the mean over all their users. ``weights`` None: the model ranks by stars alone
-    (recorded under weight NaN). Returns ``(model, fit seconds)``.
+
+def _judge(registry, split, cached: dict[str, Any], name: str, options: Mapping[str, Any], spec,
+           directions: Sequence[str], weights: Mapping[str, list[float]] | None,
+           results: dict[str, dict[float, list[tuple[float, int]]]], *, seed: int,
+           min_engagement: Mapping[str, int] | int) -> tuple[Any, float]:
+    """Fit one candidate on ``split`` and add its validation results to ``results``.
+
+    ``results[direction][weight]`` collects one ``(mean, users)`` per split, so that several folds
+    give the mean over all their users. ``weights`` None: the model ranks by stars alone (recorded
+    under :data:`STARS_ONLY`). ``cached`` keeps the split's train part and validation tables for the
+    next candidate. Returns ``(model, fit seconds)``.
     """
     from deepcart.pipeline.evaluate import evaluate, load_part, train_item_counts
     from deepcart.pipeline.experiment import fit_recommender
     from deepcart.pipeline.rank import score_people
     from deepcart.pipeline.ratings_io import ratings_from_parquet
 
-    train = ratings_from_parquet(split.part("train"))
+    if "train" not in cached:
+        cached["train"] = ratings_from_parquet(split.part("train"))
+    train = cached["train"]
     started = time.perf_counter()
     model, _ = fit_recommender(registry, name, options, split, seed=seed, echo=lambda _m: None, train=train,
                                quiet=True)
     seconds = time.perf_counter() - started
     items = np.asarray(model.item_ids).astype(str)
-    tables = load_part(split, "val", items)
+    if "tables" not in cached or not np.array_equal(cached["tables"].item_ids, items):
+        cached["tables"] = load_part(split, "val", items)
+    tables = cached["tables"]
     counts = train_item_counts(train, items)
     cache: dict[tuple, Scored] = {}
     use_cache = tables.inputs.shape[0] * tables.inputs.shape[1] * 8 <= CACHE_BYTES
@@ -260,10 +277,7 @@ def _judge(registry, split, name: str, options: Mapping[str, Any], spec, directi
             report = evaluate(model, tables, [spec], registry, directions=(d,), min_engagement=min_engagement,
                               item_counts=counts, scorer=None if np.isnan(w) else scored_with(d, w))
             row = report.rows[0]
-            total = totals[d].setdefault(w, [0.0, 0])
-            if row["users"]:
-                total[0] += row["value"] * row["users"]
-                total[1] += row["users"]
+            results[d].setdefault(w, []).append((row["value"], row["users"]))
     return model, seconds
 
 

@@ -1,17 +1,19 @@
 """How deepcart's built-in defaults were chosen: ``deepcart tune`` on every real set, then one choice.
 
-    python scripts/tune_defaults.py [--recommender knn ...] [--trials 20] [--folds 5] [--data-dir DIR]
-                                    [--out FILE]
+    python scripts/tune_defaults.py [--recommender knn ...] [--trials 20] [--folds K] [--weights-only]
+                                    [--data-dir DIR] [--out FILE]
 
 For each recommender and each real set of ``../shared/data`` (see ``benchmarks/real_sets.py``), the
 same seeded candidates are tuned on that set's validation users (``deepcart tune``, NDCG@10, both
-directions; the test users are never looked at), cross-validated over ``--folds`` user folds as
-``benchmarks/real_quality.py`` measures (``--folds 1``: one seeded split's validation users). The
+directions; the test users are never looked at): one seeded split's validation users, as the
+recorded defaults were chosen, or with ``--folds K`` all the validation users of K user folds that
+leave that split's test users out (``deepcart tune --folds``). The
 default is the candidate with the best NDCG@10 pooled over every set (the mean over all their
 validation users, each counted once; sets with fewer than ``--min-users`` relevant users in a
 direction left out), and each direction's stars weight is chosen the same way for that candidate.
-The per-set tables and the choice are written as JSON (``benchmarks/tuning.json``) and summarised
-on stdout.
+The per-set tables and the choice are written as JSON (``benchmarks/tuning.json``; with
+``--weights-only``, which keeps every fit option at its default and re-chooses only the stars
+weights, ``benchmarks/tuning-weights-cv.json``) and summarised on stdout.
 """
 
 from __future__ import annotations
@@ -33,21 +35,24 @@ TRIALS = {"naive": 3, "knn": 20, "autoencoder": 8, "vae": 8}
 
 def main() -> None:
     from deepcart.plugin_manager import load_plugins
-    from deepcart.pipeline.splits import fold_splits, split_dataset
+    from deepcart.pipeline.splits import split_dataset, tuning_folds
     from deepcart.pipeline.tune import search_space, tune
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recommender", action="append", help="default: naive, knn, autoencoder, vae")
     parser.add_argument("--trials", type=int, help="candidates per set (default: per recommender)")
     parser.add_argument("--min-users", type=int, default=10)
-    parser.add_argument("--folds", type=int, default=5, help="user folds per set (1: one seeded split)")
+    parser.add_argument("--folds", type=int, default=1, help="user folds per set (1: one seeded split, as recorded)")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "deepcart-real-sets")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "benchmarks" / "tuning.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/tuning.json, or tuning-weights-cv.json with "
+                        "--weights-only (the recorded search is never replaced by a weights-only one)")
     parser.add_argument("--weights-only", action="store_true",
                         help="keep every other option at its default and choose only the stars weights (one fit per "
                              "set and fold: a cheap check of the ranking mix)")
     parser.add_argument("--choose-only", action="store_true", help="recompute the choices of --out; tune nothing")
     args = parser.parse_args()
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    args.out = args.out or bench / ("tuning-weights-cv.json" if args.weights_only else "tuning.json")
     record = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if args.choose_only:
         for name, entry in record.items():
@@ -65,7 +70,7 @@ def main() -> None:
                 print(f"{real.tag}: skipped (files absent)", file=sys.stderr)
                 continue
             quiet = lambda _m: None  # noqa: E731
-            splits = (fold_splits(tag_dir, registry, "user-holdout", {}, args.folds, seed=0, echo=quiet)
+            splits = (tuning_folds(tag_dir, registry, "user-holdout", {}, args.folds, seed=0, echo=quiet)
                       if args.folds > 1 else [split_dataset(tag_dir, registry, "user-holdout", seed=0, echo=quiet)])
             if not any(split.manifest["counts"]["val_check"]["ratings"] for split in splits):
                 print(f"{real.tag}: skipped (no validation user has a rating to check)", file=sys.stderr)

@@ -34,8 +34,8 @@ from deepcart.plugins.commands import DEFAULT_SPLITTER
 @click.option("--split-option", multiple=True, metavar="KEY=VALUE", help="Splitter option. Repeatable.")
 @click.option("--folds", type=click.IntRange(min=2), metavar="K",
               help="Cross-validate: train every candidate on K folds of the users and judge it on all their "
-                   "validation users together (user-holdout only). The saved model is then trained on the usual "
-                   "split with the options chosen.")
+                   "validation users together (user-holdout only). The folds leave the usual split's test users "
+                   "out; the saved model is trained on the usual split with the options chosen.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Save the best model here (its manifest records the search).")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
@@ -59,7 +59,7 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
     from deepcart.pipeline.default_dataset import tag_or_default
     from deepcart.pipeline.model_store import save_model, tag_manifest_sha256
     from deepcart.pipeline.experiment import fit_recommender
-    from deepcart.pipeline.splits import fold_splits, split_dataset
+    from deepcart.pipeline.splits import split_dataset, tuning_folds
     from deepcart.pipeline.tags import default_data_dir
     from deepcart.pipeline.tune import parse_space, search_space, tune
 
@@ -79,7 +79,7 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
     floors = parse_min_engagement(min_engagement)
     tag, tag_dir = tag_or_default(registry, data_tag, data_dir, echo=echo, progress=not quiet and sys.stderr.isatty())
     split_options = parse_options(split_option)
-    judged_on = (fold_splits(tag_dir, registry, splitter, split_options, folds, seed=seed, echo=echo) if folds
+    judged_on = (tuning_folds(tag_dir, registry, splitter, split_options, folds, seed=seed, echo=echo) if folds
                  else split_dataset(tag_dir, registry, splitter, split_options, seed=seed, echo=echo))
     directions = ("best", "worst") if direction == "both" else (direction,)
     result = tune(registry, judged_on, recommender, fixed, chosen, metric=metric, directions=directions,
@@ -93,8 +93,10 @@ def tune_command(plugins, data_tag, data_dir, recommender, options, space, metri
             split = split_dataset(tag_dir, registry, splitter, split_options, seed=seed, echo=echo)
             model, _ = fit_recommender(registry, recommender, result.best_options, split, seed=seed, echo=echo,
                                        quiet=quiet)
+        # With folds the values were judged on the folds' validation users, not this model's.
+        judged_part = f"val of {folds} folds" if folds else "val"
         save_model(model, out, recommender=recommender, data_tag=tag, tag_sha256=tag_manifest_sha256(tag_dir),
-                   metrics={"val": {f"{result.metric}/{d}": result.best.best_weight(d)[1] for d in directions}},
+                   metrics={judged_part: {f"{result.metric}/{d}": result.best.best_weight(d)[1] for d in directions}},
                    force=force, extra={"seed": seed, "tuning": record})
         echo(f"Saved the best {recommender} to {out}")
     if as_json:

@@ -9,6 +9,9 @@ With ``folds=K`` (cross-validation, ``deepcart compare --folds K``) the hash ord
 equal blocks instead: the test users are block ``fold`` (positions ``fold*n//K`` up to
 ``(fold+1)*n//K``), the validation users the next ``val`` share of the order after it (wrapping
 round), and every other user trains; over ``fold = 0 .. K-1`` each user is a test user exactly once.
+``within=x`` cuts the folds over the first ``x`` share of the order only and leaves the rest out of
+every part: with ``x`` = a plain split's ``train + val`` its test users stay untouched
+(``deepcart tune --folds`` does this, so that the tuned model's test part is still held out).
 Within a val/test user, the check ratings are a seeded random ``check_fraction`` of their ratings
 (``round(fraction * n)``, half up, at least ``min_check``, and at least one rating always stays as
 input), or their newest ones with ``holdout=newest`` (ties broken by item). The split is written once, in ibis
@@ -44,12 +47,14 @@ class UserHoldoutConfig(pydantic.BaseModel):
     folds: int | None = pydantic.Field(
         None, ge=2, description="cross-validation: cut the users into this many folds (train is then the rest)")
     fold: int | None = pydantic.Field(None, ge=0, description="with folds: which fold is the test users (0-based)")
+    within: float | None = pydantic.Field(
+        None, gt=0, le=1, description="with folds: the share of the user order the folds cover (the rest is left out)")
 
     @pydantic.model_validator(mode="after")
     def _fractions_fit(self) -> UserHoldoutConfig:
         if self.folds is None:
-            if self.fold is not None:
-                raise ValueError("fold needs folds (the number of folds)")
+            if self.fold is not None or self.within is not None:
+                raise ValueError("fold and within need folds (the number of folds)")
             if self.train + self.val >= 1:
                 raise ValueError(f"train + val must leave users for test (got {self.train} + {self.val})")
             return self
@@ -119,12 +124,16 @@ class UserHoldout:
             # fractions are written (train + val as the float sum): cut() counts those positions exactly.
             train, train_val = cut(c.train, n), cut(c.train + c.val, n)
             return ibis.cases((hashed.first(train), "train"), (hashed.first(train_val), "val"), else_="test")
-        # Integer bounds, so the K test blocks tile the order exactly.
-        low, high = c.fold * n // c.folds, (c.fold + 1) * n // c.folds
+        # Integer bounds, so the K test blocks tile the covered order (the first m positions) exactly.
+        m = n if c.within is None else cut(c.within, n)
+        low, high = c.fold * m // c.folds, (c.fold + 1) * m // c.folds
         test = hashed.first(high) & ~hashed.first(low)
-        end = high + min(cut(c.val, n), n - (high - low))
-        val = (hashed.first(end) & ~hashed.first(high)) if end <= n else (~hashed.first(high) | hashed.first(end - n))
-        return ibis.cases((test, "test"), (val, "val"), else_="train")
+        end = high + min(cut(c.val, m), m - (high - low))
+        after = ~hashed.first(high) if m == n else (hashed.first(m) & ~hashed.first(high))
+        val = (hashed.first(end) & ~hashed.first(high)) if end <= m else (after | hashed.first(end - m))
+        if m == n:
+            return ibis.cases((test, "test"), (val, "val"), else_="train")
+        return ibis.cases((test, "test"), (val, "val"), (hashed.first(m), "train"), else_="left out")
 
 
 @hookimpl

@@ -134,6 +134,7 @@ def test_real_slices_build_equal(spark, tmp_path, real_data, files, loader):
     ("user-holdout", {}),
     ("user-holdout", {"train": 0.6, "val": 0.2, "check_fraction": 0.35, "holdout": "newest"}),
     ("user-holdout", {"folds": 5, "fold": 4, "val": 0.15}),  # the val block wraps round
+    ("user-holdout", {"folds": 3, "fold": 2, "val": 0.2, "within": 0.8 + 0.1}),  # folds within a plain split
     ("temporal", {"val_cut": 1451606400000, "test_cut": 1546300800000}),  # 2016, 2019
 ])
 def test_split_parts_equal(spark, tmp_path, real_data, splitter, options):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
+from deepcart.pipeline import peers
 from deepcart.pipeline.peers import ItemKNNExplicit, installed_peers, make_peer
 from deepcart.pipeline.rank import rank_scored
 from deepcart.ratings import Ratings
@@ -17,22 +19,27 @@ def ratings(matrix: np.ndarray) -> Ratings:
                    users.astype(np.int32), items.astype(np.int32), matrix[users, items].astype(np.float32))
 
 
-def reference(matrix: np.ndarray, person: dict[int, float], neighbours: int) -> np.ndarray:
+def reference(matrix: np.ndarray, person: dict[int, float], neighbours: int, saved: int | None = None) -> np.ndarray:
     """The prediction written out item by item: item-mean centred cosine, positive only, the
-    ``neighbours`` most similar rated items, weighted average of their offsets, no fallback."""
+    ``neighbours`` most similar rated items among the target's ``saved`` most similar items,
+    weighted average of their offsets, no fallback."""
     rated = matrix > 0
     means = np.array([matrix[rated[:, i], i].mean() for i in range(matrix.shape[1])])
     centred = np.where(rated, matrix - means, 0.0)
     norms = np.linalg.norm(centred, axis=0)
     out = np.full(matrix.shape[1], np.nan)
-    for j in range(matrix.shape[1]):
-        sims = []
-        for i, value in person.items():
-            if i == j or norms[i] == 0 or norms[j] == 0:
-                continue
-            s = centred[:, i] @ centred[:, j] / (norms[i] * norms[j])
-            if s >= 1e-6:
-                sims.append((s, value - means[i]))
+    n_items = matrix.shape[1]
+
+    def sim(i, j):
+        if i == j or norms[i] == 0 or norms[j] == 0:
+            return 0.0
+        return centred[:, i] @ centred[:, j] / (norms[i] * norms[j])
+
+    for j in range(n_items):
+        candidates = [i for i in range(n_items) if sim(i, j) >= 1e-6]
+        if saved is not None:
+            candidates = sorted(candidates, key=lambda i: -sim(i, j))[:saved]
+        sims = [(sim(i, j), person[i] - means[i]) for i in candidates if i in person]
         sims = sorted(sims, reverse=True)[:neighbours]
         if sims:
             out[j] = means[j] + sum(s * d for s, d in sims) / sum(s for s, _ in sims)
@@ -48,7 +55,10 @@ def test_a_hand_computed_case():
     assert np.isnan(stars[0]) and np.isnan(stars[2])  # no positive neighbour rated: not scored
 
 
-def test_the_replica_matches_the_formula_and_ranks_both_directions():
+@pytest.mark.parametrize("saved", [None, 4])
+def test_the_replica_matches_the_formula_and_ranks_both_directions(monkeypatch, saved):
+    if saved is not None:  # each target's candidate neighbours cut to its `saved` most similar items
+        monkeypatch.setattr(peers, "REPLICA_SAVED_NEIGHBOURS", saved)
     rng = np.random.default_rng(4)
     matrix = np.where(rng.random((60, 25)) < 0.3, rng.integers(1, 6, (60, 25)), 0).astype(np.float64)
     peer = ItemKNNExplicit()
@@ -57,7 +67,7 @@ def test_the_replica_matches_the_formula_and_ranks_both_directions():
     people = np.where(rng.random((6, 25)) < 0.4, rng.integers(1, 6, (6, 25)), 0).astype(np.float64)
     scored = peer.score(sp.csr_matrix(people))
     for row, person in enumerate(people):
-        expected = reference(matrix, {int(i): float(person[i]) for i in np.flatnonzero(person)}, 3)
+        expected = reference(matrix, {int(i): float(person[i]) for i in np.flatnonzero(person)}, 3, saved)
         np.testing.assert_allclose(scored.stars[row], expected, rtol=1e-5, equal_nan=True)
         assert np.isfinite(expected).sum() > 3
     best = rank_scored(scored, 5, direction="best")

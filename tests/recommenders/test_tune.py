@@ -123,6 +123,28 @@ def test_cross_validated_tuning_judges_each_candidate_on_every_folds_validation_
     assert pooled.best is pooled.trials[int(np.argmax(objectives))]
 
 
+def test_tuning_folds_never_see_the_usual_splits_test_users(synthetic_tag, deepcart_registry):
+    import pyarrow.parquet as pq
+
+    from deepcart.pipeline.splits import PARTS, split_dataset, tuning_folds
+
+    data_dir, tag = synthetic_tag
+
+    def users(split, parts):
+        return set().union(*(pq.read_table(split.part(p), columns=["user_id"]).column("user_id").to_pylist()
+                             for p in parts))
+
+    for options in ({}, {"train": 0.6, "val": 0.2}):
+        usual = split_dataset(data_dir / tag, deepcart_registry, "user-holdout", options, seed=0, echo=lambda _m: None)
+        held_out = users(usual, ("test_input", "test_check"))
+        folds = tuning_folds(data_dir / tag, deepcart_registry, "user-holdout", options, 3, seed=0,
+                             echo=lambda _m: None)
+        assert held_out and all(not users(fold, PARTS) & held_out for fold in folds)
+        # the folds judge only users of the usual split's train and validation parts
+        judged = set().union(*(users(fold, ("val_check", "test_check")) for fold in folds))
+        assert judged <= users(usual, PARTS) - held_out
+
+
 def test_tune_with_folds_saves_the_choice_trained_on_the_usual_split(synthetic_tag, tmp_path):
     data_dir, tag = synthetic_tag
     out = tmp_path / "tuned"

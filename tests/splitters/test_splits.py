@@ -140,10 +140,35 @@ def test_folds_judge_every_user_once(deepcart_registry, triples, seed, folds, va
     assert sum(map(len, tested)) == n and set().union(*tested) == everyone
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(triples=pairs, seed=st.integers(0, 5), folds=st.integers(2, 5), plain=st.sampled_from([(0.8, 0.1), (0.6, 0.2)]))
+def test_folds_within_leave_a_plain_splits_test_users_out(deepcart_registry, triples, seed, folds, plain):
+    """``within`` = a plain split's train + val: its test users are in no part of any fold, and the
+    folds' test blocks tile exactly its train and validation users."""
+    table = ratings_table(triples)
+    train, val = plain
+
+    def users_of(parts):
+        return {name: {u for u, _ in rows} for name, rows in parts.items()}
+
+    usual = users_of(run_split(deepcart_registry, table, options={"train": train, "val": val}, seed=seed))
+    reserved = usual["test_input"] | usual["test_check"]
+    covered = usual["train"] | usual["val_input"] | usual["val_check"]
+    tested: list[set] = []
+    for fold in range(folds):
+        parts = users_of(run_split(deepcart_registry, table, seed=seed,
+                                   options={"folds": folds, "fold": fold, "within": train + val}))
+        assert not set().union(*parts.values()) & reserved
+        assert set().union(*parts.values()) == covered
+        tested.append(parts["test_input"] | parts["test_check"])
+    assert sum(map(len, tested)) == len(covered) and set().union(*tested) == covered
+
+
 def test_fold_options_are_checked(deepcart_registry):
     from deepcart.errors import ConfigError
 
-    for bad, why in [({"fold": 1}, "fold needs folds"), ({"folds": 3, "fold": 3}, "fold must be one of 0 .. 2"),
+    for bad, why in [({"fold": 1}, "fold and within need folds"), ({"within": 0.9}, "need folds"),
+                     ({"folds": 3, "fold": 0, "within": 1.5}, "within"), ({"folds": 3, "fold": 3}, "fold must be one of 0 .. 2"),
                      ({"folds": 3}, "fold must be one of"), ({"folds": 1, "fold": 0}, "folds"),
                      ({"folds": 5, "fold": 0, "train": 0.7}, "do not set train"),
                      ({"folds": 2, "fold": 0, "val": 0.5}, "val \\+ one fold")]:

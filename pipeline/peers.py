@@ -150,7 +150,7 @@ class ItemKNNExplicit:
     def fit(self, train, *, seed: int = 0) -> ItemKNNExplicit:
         import scipy.sparse as sp
 
-        from deepcart.toolkit.similarity import top_per_row
+        from deepcart.toolkit.similarity import keep_top_per_row
 
         ratings = sp.csc_matrix(train.csr(), dtype=np.float64)
         ratings.sum_duplicates()
@@ -167,9 +167,7 @@ class ItemKNNExplicit:
         sims.sort_indices()
         # Row j: target j's most similar items (as LensKit saves them); kept by column, so that a
         # person's rated items are a cheap column slice.
-        keep = top_per_row(sims.indptr, sims.indices, sims.data, REPLICA_SAVED_NEIGHBOURS)
-        kept = np.concatenate([[0], np.cumsum(keep)])[sims.indptr]
-        self.similarity = sp.csc_matrix(sp.csr_matrix((sims.data[keep], sims.indices[keep], kept), shape=sims.shape))
+        self.similarity = sp.csc_matrix(keep_top_per_row(sims, REPLICA_SAVED_NEIGHBOURS))
         return self
 
     def score(self, rows):
@@ -181,7 +179,7 @@ class ItemKNNExplicit:
         import scipy.sparse as sp
 
         from deepcart.pipeline.rank import Scored
-        from deepcart.toolkit.similarity import top_per_row
+        from deepcart.toolkit.similarity import keep_top_per_row
 
         rows = sp.csr_matrix(rows, dtype=np.float64)
         stars = np.full(rows.shape, np.nan, dtype=np.float32)
@@ -190,13 +188,9 @@ class ItemKNNExplicit:
             rated, values = rows.indices[lo:hi], rows.data[lo:hi]
             if not len(rated):
                 continue
-            by_target = sp.csr_matrix(self.similarity[:, rated])  # targets x rated
-            keep = top_per_row(by_target.indptr, by_target.indices, by_target.data, self.neighbours)
-            owner = np.repeat(np.arange(by_target.shape[0]), np.diff(by_target.indptr))[keep]
-            sims, source = by_target.data[keep], by_target.indices[keep]
-            weight = np.bincount(owner, weights=sims, minlength=rows.shape[1])
-            offsets = np.bincount(owner, weights=sims * (values[source] - self.means[rated[source]]),
-                                  minlength=rows.shape[1])
+            near = keep_top_per_row(sp.csr_matrix(self.similarity[:, rated]), self.neighbours)  # targets x rated
+            weight = np.asarray(near.sum(axis=1)).ravel()
+            offsets = near @ (values - self.means[rated])
             scored = weight > 0
             stars[u, scored] = self.means[scored] + offsets[scored] / weight[scored]
         return Scored(stars)

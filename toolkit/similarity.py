@@ -197,3 +197,12 @@ def top_per_row(indptr: np.ndarray, cols: np.ndarray, key: np.ndarray, n: int) -
         rank = np.arange(len(candidates)) - np.searchsorted(rows, rows)
         keep[candidates[rank >= n - n_above[rows]]] = False
     return keep
+
+
+def keep_top_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """``matrix`` with only each row's ``n`` largest entries kept (:func:`top_per_row`'s choice)."""
+    import scipy.sparse as sp
+
+    keep = top_per_row(matrix.indptr, matrix.indices, matrix.data, n)
+    indptr = np.concatenate([[0], np.cumsum(keep)])[matrix.indptr]
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)

@@ -129,11 +129,10 @@ class UserHoldout:
         low, high = c.fold * m // c.folds, (c.fold + 1) * m // c.folds
         test = hashed.first(high) & ~hashed.first(low)
         end = high + min(cut(c.val, m), m - (high - low))
-        after = ~hashed.first(high) if m == n else (hashed.first(m) & ~hashed.first(high))
-        val = (hashed.first(end) & ~hashed.first(high)) if end <= m else (after | hashed.first(end - m))
-        if m == n:
-            return ibis.cases((test, "test"), (val, "val"), else_="train")
-        return ibis.cases((test, "test"), (val, "val"), (hashed.first(m), "train"), else_="left out")
+        covered = hashed.first(m)  # every user when m = n
+        val = (hashed.first(end) & ~hashed.first(high)) if end <= m else (
+            (covered & ~hashed.first(high)) | hashed.first(end - m))
+        return ibis.cases((test, "test"), (val, "val"), (covered, "train"), else_="left out")
 
 
 @hookimpl

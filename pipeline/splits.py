@@ -132,11 +132,7 @@ def split_dataset(
 def fold_splits(tag_dir, registry, splitter: str, options: Mapping[str, Any], folds: int, *, seed: int,
                 echo: Callable[[str], None] = print) -> list:
     """The ``folds`` splits of a user cross-validation (``folds=K, fold=0..K-1`` of ``splitter``)."""
-    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
-    if "folds" not in fields or "fold" not in fields:
-        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
-    if "folds" in options or "fold" in options:
-        raise DeepcartError("give the number of folds with --folds, not as a split option")
+    _check_fold_options(registry, splitter, options, ("folds", "fold"))
     return [split_dataset(tag_dir, registry, splitter, {**options, "folds": folds, "fold": fold}, seed=seed,
                           echo=echo) for fold in range(folds)]
 
@@ -151,15 +147,20 @@ def tuning_folds(tag_dir, registry, splitter: str, options: Mapping[str, Any], f
     judged honestly on that split's test part. Its ``val`` share is kept; ``train`` is not a fold
     option (a fold trains on every covered user outside its test and validation blocks).
     """
-    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
-    if "within" not in fields:
-        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
-    if {"folds", "fold", "within"} & set(options):
-        raise DeepcartError("give the number of folds with --folds, not as a split option")
+    _check_fold_options(registry, splitter, options, ("folds", "fold", "within"))
     usual = registry.create("splitter", splitter, dict(options)).config
     fold_options = {k: v for k, v in options.items() if k != "train"}
     return fold_splits(tag_dir, registry, splitter, {**fold_options, "within": usual.train + usual.val}, folds,
                        seed=seed, echo=echo)
+
+
+def _check_fold_options(registry, splitter: str, options: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Refuse a splitter without the fold options ``keys``, and those options given by hand."""
+    fields = getattr(registry.get("splitter", splitter).obj.Config, "model_fields", {})
+    if not set(keys) <= set(fields):
+        raise DeepcartError(f"splitter {splitter!r} has no folds: cross-validation needs user-holdout")
+    if set(keys) & set(options):
+        raise DeepcartError("give the number of folds with --folds, not as a split option")
 
 
 def _finish_parts(frame, work: Path) -> dict[str, Any]:
